@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Backstop",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "BackstopKit", targets: ["BackstopKit"]),
+        .executable(name: "backstop", targets: ["backstop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages (see README, "System libraries").
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate",
+                       providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // The domain: snapshots, restore, configuration. No argument parsing.
+        .target(name: "BackstopKit", dependencies: ["CSQLite", "CZlib", "CDeflate", "CCrypto"]),
+        // The command line: one file per subcommand, output and exit codes.
+        .target(name: "BackstopCLI", dependencies: [
+            "BackstopKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The executable: the @main entry point only.
+        .executableTarget(name: "backstop", dependencies: ["BackstopCLI"]),
+        // Developer tool for tests, the demo and benchmarks: load generators and sample data.
+        .executableTarget(name: "backstop-loadgen", dependencies: ["BackstopKit"]),
+
+        // Shared by the test targets: a temporary folder per test, database builders, running the binary.
+        .target(name: "BackstopTestSupport", dependencies: ["BackstopKit"], path: "Tests/BackstopTestSupport"),
+        .testTarget(name: "BackstopKitTests", dependencies: ["BackstopKit", "BackstopTestSupport"]),
+        .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCLI", "BackstopKit", "BackstopTestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

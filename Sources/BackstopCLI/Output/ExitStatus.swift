@@ -1,0 +1,46 @@
+import ArgumentParser
+import BackstopKit
+
+/// Backstop's exit statuses: one table, also in the README and at the end of every command's help.
+public enum ExitStatus: Int32, CaseIterable {
+    case success = 0
+    case failure = 1
+    case usage = 2
+    case notFound = 3
+    case verificationFailed = 4
+    case locked = 5
+    case refused = 6
+    case checkFailed = 7
+
+    public var meaning: String {
+        switch self {
+        case .success: return "success"
+        case .failure: return "any other failure"
+        case .usage: return "usage error (bad flag, time, configuration or policy file)"
+        case .notFound: return "snapshot (or store) not found"
+        case .verificationFailed: return "verification failed: a corrupt or truncated snapshot"
+        case .locked: return "the store or database is locked by another run (after --lock-wait)"
+        case .refused: return "refused for safety (would overwrite, needs --yes, other database); nothing changed"
+        case .checkFailed: return "a check failed (guard, precondition, postcondition, drift); nothing changed"
+        }
+    }
+
+    init(_ kind: FailureKind) {
+        switch kind {
+        case .usage: self = .usage
+        case .notFound: self = .notFound
+        case .verification: self = .verificationFailed
+        case .locked: self = .locked
+        case .refused: self = .refused
+        case .checkFailed: self = .checkFailed
+        case .failure: self = .failure
+        }
+    }
+
+    /// The table, for help texts.
+    public static var helpTable: String {
+        "EXIT STATUS\n" + allCases.map { "  \($0.rawValue)  \($0.meaning)" }.joined(separator: "\n")
+    }
+
+    var exitCode: ExitCode { ExitCode(rawValue) }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+/// Options for restores.
+public struct RestoreOptions {
+    /// Seconds to wait for the store's and the database's locks, and for other connections.
+    public var lockWait: TimeInterval = 30
+    /// Called with a read-only connection to the live database, under the database lock, before anything
+    /// changes (migration guards). Throwing stops the restore with nothing changed.
+    public var beforeChange: ((Database) throws -> Void)?
+    /// Compression level of the `pre-restore` snapshot.
+    public var level: Int = Snapshotter.defaultLevel
+    /// Refuse when the snapshot is of another database (restores into the live database only).
+    public var allowOtherDatabase = false
+
+    public init() {}
+}
+
+/// What a restore did.
+public struct RestoreReport {
+    public var restored: Manifest
+    /// The snapshot of the state just before the restore, to undo it.
+    public var preRestore: Manifest?
+    public var target: String
+    public var durationMs: Int
+    /// True when the image was rebuilt to the live database's page size (WAL databases).
+    public var convertedPageSize: Bool
+}
+
+/// Restores snapshots, either into the live database (through the backup API, in one transaction,
+/// after a `pre-restore` snapshot) or into a new database file.
+public enum Restorer {
+    /// Restores `manifest` into the live database at `database`.
+    ///
+    /// Order: database lock, store lock (shared), full verification of the snapshot into a private
+    /// temporary image, `beforeChange`, a `pre-restore` snapshot of the current state, then one backup
+    /// step that replaces every page in a single transaction on the live database. Other connections
+    /// may keep it open: their `-wal` and `-shm` stay coherent because SQLite does the writing.
+    /// A kill at any moment leaves the database either as it was or fully restored.
+    public static func restoreLive(_ manifest: Manifest, store: SnapshotStore, database databasePath: String,
+                                   options: RestoreOptions = RestoreOptions(),
+                                   progress: PhaseProgress? = nil) throws -> RestoreReport {
+        let started = Date()
+        let database = FileSystem.absolute(databasePath)
+        try Database.checkIsSQLiteFile(database)
+        if manifest.database != database && !options.allowOtherDatabase {
+            throw BackstopError.refused(
+                "snapshot \(manifest.id) is of \(manifest.database), not of \(database); nothing was changed",
+                hint: "write it to a new file with 'backstop restore \(manifest.id) --to PATH'")
+        }
+        let databaseLock = try DatabaseLock.acquire(database, wait: options.lockWait)
+        defer { databaseLock.release() }
+        let storeLock = try store.lock(.shared, wait: options.lockWait)
+        defer { storeLock.release() }
+
+        // 1. Verify: decompress into a private image, checking both checksums, then SQLite's own check.
+        let imagePath = store.temporaryPath(for: "restore-image")
+        defer { Snapshotter.removeDatabaseFiles(imagePath) }
+        try Verifier.checkedImage(manifest, in: store, to: imagePath, progress: progress)
+
+        let live = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
+        let liveIsWAL = live.journalMode == "wal"
+        let livePageSize = live.pageSize
+        var converted = false
+        do {
+            let image = try Database(path: imagePath, mode: .readWrite)
+            let problems = try image.integrityProblems(quick: true)
+            guard problems.isEmpty else {
+                throw BackstopError.verificationFailed(id: manifest.id, reason: "PRAGMA quick_check failed: \(problems.prefix(3).joined(separator: "; "))")
+            }
+            // The copy takes the live database's journal mode; SQLite sets WAL's header itself.
+            try image.execute("PRAGMA journal_mode = DELETE")
+            // In WAL mode the backup API cannot change the destination's page size: rebuild the
+            // private image at the live page size first (same rows, same schema).
+            if liveIsWAL && image.pageSize != livePageSize {
+                try image.execute("PRAGMA page_size = \(livePageSize); VACUUM")
+                guard image.pageSize == livePageSize else {
+                    throw BackstopError.refused("cannot convert snapshot \(manifest.id) to the live page size \(livePageSize); nothing was changed",
+                                                hint: "restore it to a new file with --to")
+                }
+                converted = true
+            }
+        }
+
+        // 2. Guards.
+        if let beforeChange = options.beforeChange {
+            let reader = try Database(path: database, mode: .readOnly, busyTimeout: options.lockWait)
+            try beforeChange(reader)
+        }
+
+        // 3. A snapshot of the current state, so that the restore itself can be undone.
+        var preOptions = SnapshotOptions(kind: "pre-restore", label: "before restoring \(manifest.id)")
+        preOptions.level = options.level
+        preOptions.lockWait = options.lockWait
+        let pre = try Snapshotter.takeLocked(database: database, store: store, options: preOptions,
+                                             progress: progress).manifest
+
+        // 4. Replace every page in one transaction.
+        let image = try Database(path: imagePath, mode: .readOnly)
+        let backup = try Backup(from: image, to: live)
+        progress?(.restoring, 0, Int64(manifest.dbBytes))
+        do {
+            _ = try backup.step(pages: -1, busyDeadline: Date().addingTimeInterval(options.lockWait))
+            try backup.finish()
+        } catch let error as SQLiteError where error.isBusy {
+            throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy",
+                                       waited: options.lockWait)
+        }
+        progress?(.restoring, Int64(manifest.dbBytes), Int64(manifest.dbBytes))
+        if liveIsWAL { try? live.execute("PRAGMA wal_checkpoint(PASSIVE)") }
+        return RestoreReport(restored: manifest, preRestore: pre, target: database,
+                             durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: converted)
+    }
+
+    /// Writes the snapshot's exact image to a new database file at `path`. Refuses to replace an
+    /// existing file unless `force`, and never replaces one that has a `-wal` or `-journal` beside it.
+    public static func restoreToFile(_ manifest: Manifest, store: SnapshotStore, path: String, force: Bool,
+                                     progress: PhaseProgress? = nil) throws -> RestoreReport {
+        let started = Date()
+        let target = FileSystem.absolute(path)
+        let directory = (target as NSString).deletingLastPathComponent
+        guard FileSystem.isDirectory(directory) else {
+            throw BackstopError.io(operation: "write into", path: directory, errno: ENOENT)
+        }
+        if FileSystem.exists(target) {
+            guard force else {
+                throw BackstopError.refused("\(target) already exists; nothing was changed",
+                                            hint: "choose another path, or add --force to replace it")
+            }
+            for suffix in ["-wal", "-journal"] where FileSystem.exists(target + suffix) {
+                throw BackstopError.refused(
+                    "\(target) has a \(suffix) file beside it: it may be open or hold an unfinished transaction; nothing was changed",
+                    hint: "restore into it as a live database with 'backstop restore --db \(target)'")
+            }
+        }
+        let temporary = (directory as NSString).appendingPathComponent(TemporaryName.make(for: (target as NSString).lastPathComponent))
+        defer { unlink(temporary) }
+        try Verifier.checkedImage(manifest, in: store, to: temporary, progress: progress)
+        try FileSystem.commitRename(temporary, target)
+        return RestoreReport(restored: manifest, preRestore: nil, target: target,
+                             durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: false)
+    }
+}
+
+/// The lock that lets one Backstop run at a time change a given database (restore, migrate, recover).
+/// It lives beside the database as `<db>-backstop.lock`; readers of the database never take it.
+public enum DatabaseLock {
+    public static func path(for database: String) -> String { database + "-backstop.lock" }
+
+    public static func acquire(_ database: String, wait: TimeInterval) throws -> FileLock {
+        try FileLock(path: path(for: database), mode: .exclusive, wait: wait, what: "the database \(database)")
+    }
+}

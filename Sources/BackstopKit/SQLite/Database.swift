@@ -1,0 +1,136 @@
+import CSQLite
+import Foundation
+
+/// A connection to one SQLite database. Owns its `sqlite3*` and closes it in `deinit`.
+///
+/// Opening never creates a database: a missing file, an empty file or a file that is not
+/// SQLite is reported as ``BackstopError/notADatabase(path:reason:)``.
+///
+/// Related SQLite documentation: <https://www.sqlite.org/c3ref/open.html>
+public final class Database {
+    public enum Mode: Sendable { case readOnly, readWrite, create }
+
+    let handle: OpaquePointer
+    public let path: String
+
+    /// Opens `path`. With `.readOnly` or `.readWrite` the file must exist and be an SQLite database.
+    public init(path: String, mode: Mode, busyTimeout: TimeInterval = 5) throws {
+        if mode != .create { try Database.checkIsSQLiteFile(path) }
+        var flags: Int32 = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        switch mode {
+        case .readOnly: flags |= SQLITE_OPEN_READONLY
+        case .readWrite: flags |= SQLITE_OPEN_READWRITE
+        case .create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+        }
+        var db: OpaquePointer?
+        // Pass the path as a file: URI only when needed; plain paths are safest as-is.
+        let code = sqlite3_open_v2(path, &db, flags & ~SQLITE_OPEN_URI, nil)
+        guard code == SQLITE_OK, let db else {
+            let error = SQLiteError.from(db, code: code)
+            sqlite3_close_v2(db)
+            throw error
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, Int32(max(0, busyTimeout) * 1000))
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// Checks that `path` is an existing, non-empty file that starts with SQLite's header.
+    public static func checkIsSQLiteFile(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw BackstopError.notADatabase(path: path, reason: errno == ENOENT ? "no such file" : String(cString: strerror(errno)))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw BackstopError.notADatabase(path: path, reason: "not a regular file")
+        }
+        guard info.st_size > 0 else {
+            throw BackstopError.notADatabase(path: path, reason: "the file is empty")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BackstopError.notADatabase(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let n = read(fd, &header, 16)
+        guard n == 16, header == Array("SQLite format 3\0".utf8) else {
+            throw BackstopError.notADatabase(path: path, reason: "the file does not start with SQLite's header")
+        }
+    }
+
+    // MARK: - Running SQL
+
+    public func prepare(_ sql: String) throws -> Statement { try Statement(database: self, sql: sql) }
+
+    /// Runs one or more statements without results.
+    public func execute(_ sql: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
+        if code != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+            sqlite3_free(errorMessage)
+            throw SQLiteError(extendedCode: sqlite3_extended_errcode(handle), message: message, sql: sql)
+        }
+    }
+
+    /// Runs one statement with bound values, returning every row.
+    public func rows(_ sql: String, _ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
+        try prepare(sql).all(values)
+    }
+
+    /// The first column of the first row, or nil.
+    public func scalar(_ sql: String, _ values: [SQLiteValue] = []) throws -> SQLiteValue? {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        return try statement.step() ? statement.value(at: 0) : nil
+    }
+
+    public func int(_ sql: String, _ values: [SQLiteValue] = []) throws -> Int64 {
+        try scalar(sql, values)?.int64 ?? 0
+    }
+
+    /// Rows changed by the most recent statement.
+    public var changes: Int64 { Int64(sqlite3_changes64(handle)) }
+    public var totalChanges: Int64 { Int64(sqlite3_total_changes64(handle)) }
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.
+    public func inTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    // MARK: - Facts about the database
+
+    public var pageSize: Int { Int((try? int("PRAGMA page_size")) ?? 4096) }
+    public var pageCount: Int { Int((try? int("PRAGMA page_count")) ?? 0) }
+    public var journalMode: String { (try? scalar("PRAGMA journal_mode"))??.string?.lowercased() ?? "delete" }
+
+    /// `PRAGMA integrity_check` (or `quick_check`): an empty array when the database is sound.
+    public func integrityProblems(quick: Bool = false, limit: Int = 20) throws -> [String] {
+        let rows = try self.rows("PRAGMA \(quick ? "quick_check" : "integrity_check")(\(limit))")
+        let messages = rows.compactMap { $0.first?.string }
+        return messages == ["ok"] ? [] : messages
+    }
+
+    /// True when a table of that name exists in the main schema.
+    public func tableExists(_ name: String) throws -> Bool {
+        try scalar("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", [.text(name)]) != nil
+    }
+
+    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+}
+
+/// Quotes an SQL identifier: `my "table"` becomes `"my ""table"""`.
+public func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// The self-description written beside every snapshot file, as `<id>.json`.
+/// A snapshot exists only once its manifest is in place.
+public struct Manifest: Codable, Equatable, Sendable {
+    public static let currentFormat = "backstop-snapshot/1"
+
+    public var format: String
+    /// Sortable by time: `20261122T101500123Z`.
+    public var id: String
+    /// The instant the snapshot's contents were current (RFC 3339, UTC, milliseconds).
+    public var createdAt: String
+    /// `manual`, `pre-migration`, `pre-restore`, `pre-recover` ...
+    public var kind: String
+    public var label: String?
+    /// The compressed file's name in the store.
+    public var file: String
+    /// Absolute path of the source database.
+    public var database: String
+    public var dbBytes: Int64
+    public var compressedBytes: Int64
+    /// SHA-256 of the uncompressed database image.
+    public var sha256: String
+    /// SHA-256 of the compressed file.
+    public var compressedSha256: String
+    public var pageSize: Int
+    public var pageCount: Int
+    /// The highest migration version applied in the image, or nil when it has no migration history.
+    public var schemaVersion: Int64?
+    public var sqliteVersion: String
+    public var toolVersion: String
+    public var durationMs: Int
+    public var pinned: Bool
+    public var pinNote: String?
+    public var journalMode: String
+    public var compressionLevel: Int
+    /// For `pre-migration` snapshots: the migrations the run was about to apply.
+    public var migrations: [Int64]?
+
+    public var createdDate: Date { Timestamp.parseRFC3339(createdAt) ?? .distantPast }
+
+    enum CodingKeys: String, CodingKey {
+        case format, id, createdAt = "created_at", kind, label, file, database, dbBytes = "db_bytes"
+        case compressedBytes = "compressed_bytes", sha256, compressedSha256 = "compressed_sha256"
+        case pageSize = "page_size", pageCount = "page_count", schemaVersion = "schema_version"
+        case sqliteVersion = "sqlite_version", toolVersion = "tool_version", durationMs = "duration_ms"
+        case pinned, pinNote = "pin_note", journalMode = "journal_mode", compressionLevel = "compression_level"
+        case migrations
+    }
+
+    public init(format: String = Manifest.currentFormat, id: String, createdAt: String, kind: String, label: String?,
+                file: String, database: String, dbBytes: Int64, compressedBytes: Int64, sha256: String,
+                compressedSha256: String, pageSize: Int, pageCount: Int, schemaVersion: Int64?, sqliteVersion: String,
+                toolVersion: String, durationMs: Int, pinned: Bool = false, pinNote: String? = nil,
+                journalMode: String, compressionLevel: Int, migrations: [Int64]? = nil) {
+        self.format = format; self.id = id; self.createdAt = createdAt; self.kind = kind; self.label = label
+        self.file = file; self.database = database; self.dbBytes = dbBytes; self.compressedBytes = compressedBytes
+        self.sha256 = sha256; self.compressedSha256 = compressedSha256; self.pageSize = pageSize
+        self.pageCount = pageCount; self.schemaVersion = schemaVersion; self.sqliteVersion = sqliteVersion
+        self.toolVersion = toolVersion; self.durationMs = durationMs; self.pinned = pinned; self.pinNote = pinNote
+        self.journalMode = journalMode; self.compressionLevel = compressionLevel; self.migrations = migrations
+    }
+
+    /// Every key is written, with `null` for absent values, so scripts see a stable shape.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(id, forKey: .id)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(label, forKey: .label)
+        try c.encode(file, forKey: .file)
+        try c.encode(database, forKey: .database)
+        try c.encode(dbBytes, forKey: .dbBytes)
+        try c.encode(compressedBytes, forKey: .compressedBytes)
+        try c.encode(sha256, forKey: .sha256)
+        try c.encode(compressedSha256, forKey: .compressedSha256)
+        try c.encode(pageSize, forKey: .pageSize)
+        try c.encode(pageCount, forKey: .pageCount)
+        try c.encode(schemaVersion, forKey: .schemaVersion)
+        try c.encode(sqliteVersion, forKey: .sqliteVersion)
+        try c.encode(toolVersion, forKey: .toolVersion)
+        try c.encode(durationMs, forKey: .durationMs)
+        try c.encode(pinned, forKey: .pinned)
+        try c.encode(pinNote, forKey: .pinNote)
+        try c.encode(journalMode, forKey: .journalMode)
+        try c.encode(compressionLevel, forKey: .compressionLevel)
+        try c.encode(migrations, forKey: .migrations)
+    }
+
+    // MARK: - Validation of what is read from disk
+
+    /// `20261122T101500123Z`
+    public static func isValidID(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        guard bytes.count == 19, bytes[8] == UInt8(ascii: "T"), bytes[18] == UInt8(ascii: "Z") else { return false }
+        return bytes.enumerated().allSatisfy { i, b in i == 8 || i == 18 || (48...57).contains(b) }
+    }
+
+    public static func fileName(for id: String) -> String { id + ".sqlite.gz" }
+    public static func manifestName(for id: String) -> String { id + ".json" }
+
+    /// Checks every field that later code relies on: ids and file names that cannot escape the store,
+    /// checksums of the right shape, sizes that add up.
+    public func validate() throws {
+        func bad(_ why: String) -> BackstopError { .invalidInput("manifest \(id): \(why)") }
+        guard format == Manifest.currentFormat else { throw bad("unknown format '\(format)'") }
+        guard Manifest.isValidID(id) else { throw bad("invalid id") }
+        guard file == Manifest.fileName(for: id) else { throw bad("file '\(file)' does not match the id") }
+        guard Timestamp.parseRFC3339(createdAt) != nil else { throw bad("invalid created_at '\(createdAt)'") }
+        guard !kind.isEmpty, kind.utf8.allSatisfy({ (97...122).contains($0) || $0 == UInt8(ascii: "-") || (48...57).contains($0) })
+        else { throw bad("invalid kind '\(kind)'") }
+        guard database.hasPrefix("/") else { throw bad("database '\(database)' is not an absolute path") }
+        guard SHA256Hasher.isValidHex(sha256), SHA256Hasher.isValidHex(compressedSha256) else { throw bad("invalid checksum") }
+        guard dbBytes >= 0, compressedBytes > 0, pageSize >= 512, pageSize <= 65536, pageCount >= 0,
+              Int64(pageSize) * Int64(pageCount) == dbBytes else { throw bad("sizes do not add up") }
+    }
+
+    public static func decode(_ data: Data) throws -> Manifest {
+        let manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        try manifest.validate()
+        return manifest
+    }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// An advisory lock on a file (`flock`), shared or exclusive, taken with a bounded wait.
+///
+/// The lock file also records its current exclusive holder (pid, command, time) so that a
+/// waiting run can say who holds it, and a run that finds the record of a process that is no
+/// longer running reports that it took the lock over. The kernel releases `flock` locks when a
+/// process dies, so a killed run can never leave a lock that blocks others.
+public final class FileLock {
+    public enum Mode: Sendable { case shared, exclusive }
+
+    public let path: String
+    public let mode: Mode
+    private var fd: Int32
+    /// Set when the lock was left by a process that is no longer running.
+    public private(set) var tookOverFrom: String?
+
+    /// Takes the lock, waiting up to `wait` seconds. Throws ``BackstopError/locked(what:holder:waited:)``.
+    public init(path: String, mode: Mode, wait: TimeInterval, what: String) throws {
+        self.path = path
+        self.mode = mode
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BackstopError.posix("open the lock file", path) }
+        fchmod(fd, 0o600)
+        let operation = (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB
+        let start = Date()
+        while flock(fd, operation) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                let code = errno
+                close(fd)
+                throw BackstopError.io(operation: "lock", path: path, errno: code)
+            }
+            let waited = Date().timeIntervalSince(start)
+            if waited >= wait {
+                let holder = FileLock.describeHolder(fd: fd)
+                close(fd)
+                throw BackstopError.locked(what: what, holder: holder, waited: waited)
+            }
+            usleep(50_000)
+        }
+        // A record left by an exclusive holder that is gone means that run was killed.
+        if let record = FileLock.readRecord(fd: fd), let pid = record.pid, pid != getpid(),
+           !ProcessInfo.isRunning(pid) {
+            tookOverFrom = "process \(pid) (\(record.command)), which held it since \(record.since), is no longer running"
+            Notice.post("took over the lock on \(what): \(tookOverFrom!)")
+        }
+        if mode == .exclusive { writeRecord() } else if tookOverFrom != nil { clearRecord() }
+    }
+
+    deinit { release() }
+
+    public func release() {
+        guard fd >= 0 else { return }
+        if mode == .exclusive { clearRecord() }
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    // MARK: - The holder record
+
+    private struct Record { var pid: Int32?; var command: String; var since: String }
+
+    private func writeRecord() {
+        let command = CommandLine.arguments.prefix(2).map { ($0 as NSString).lastPathComponent }.joined(separator: " ")
+        let text = "pid=\(getpid())\ncommand=\(command)\nsince=\(Timestamp.rfc3339(Date()))\n"
+        ftruncate(fd, 0)
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        fsync(fd)
+    }
+
+    private func clearRecord() { ftruncate(fd, 0) }
+
+    private static func readRecord(fd: Int32) -> Record? {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = pread(fd, &buffer, buffer.count, 0)
+        guard n > 0 else { return nil }
+        var record = Record(pid: nil, command: "unknown command", since: "an unknown time")
+        for line in String(decoding: buffer.prefix(n), as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "pid": record.pid = Int32(parts[1])
+            case "command": record.command = parts[1]
+            case "since": record.since = parts[1]
+            default: break
+            }
+        }
+        return record.pid == nil ? nil : record
+    }
+
+    private static func describeHolder(fd: Int32) -> String {
+        guard let record = readRecord(fd: fd), let pid = record.pid else {
+            return "a run that reads or writes snapshots"
+        }
+        return "pid \(pid), \(record.command), since \(record.since)"
+    }
+}

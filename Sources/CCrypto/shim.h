@@ -1,0 +1,4 @@
+#ifndef BACKSTOP_CCRYPTO_SHIM_H
+#define BACKSTOP_CCRYPTO_SHIM_H
+#include <openssl/evp.h>
+#endif

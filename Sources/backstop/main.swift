@@ -1,0 +1,3 @@
+import BackstopCLI
+
+Backstop.runAndExit()

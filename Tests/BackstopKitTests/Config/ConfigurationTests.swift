@@ -1,0 +1,95 @@
+import BackstopKit
+import BackstopTestSupport
+import Foundation
+import XCTest
+
+final class ConfigurationTests: BackstopTestCase {
+    func write(_ text: String, to name: String = "backstop.toml") throws -> String {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    func testFlagsOverrideEnvironmentWhichOverridesTheFile() throws {
+        let file = try write("""
+        # the main app
+        db = "data/app.db"
+        store = "backups"
+        migrations = "db/migrations"
+        policy = "policies/default.toml"
+
+        [databases.accounts]
+        db = "data/accounts.db"
+        store = "backups/accounts"
+        """)
+        let configuration = try Configuration.load(path: file)
+        let fromFile = try Target.resolve(.init(), configuration: configuration, environment: [:])
+        XCTAssertEqual(fromFile.database, path("data/app.db"))
+        XCTAssertEqual(fromFile.store, path("backups"))
+        XCTAssertEqual(fromFile.migrations, path("db/migrations"))
+        XCTAssertEqual(fromFile.policy, path("policies/default.toml"))
+
+        let named = try Target.resolve(.init(databaseName: "accounts"), configuration: configuration, environment: [:])
+        XCTAssertEqual(named.database, path("data/accounts.db"))
+        XCTAssertEqual(named.store, path("backups/accounts"))
+        XCTAssertEqual(named.migrations, path("db/migrations"), "unset keys fall back to the top level")
+
+        let fromEnvironment = try Target.resolve(.init(), configuration: configuration,
+                                                 environment: ["BACKSTOP_DB": path("env.db"), "BACKSTOP_STORE": path("env-store")])
+        XCTAssertEqual(fromEnvironment.database, path("env.db"))
+        XCTAssertEqual(fromEnvironment.store, path("env-store"))
+
+        let fromFlags = try Target.resolve(.init(db: path("flag.db")), configuration: configuration,
+                                           environment: ["BACKSTOP_DB": path("env.db")])
+        XCTAssertEqual(fromFlags.database, path("flag.db"))
+        XCTAssertEqual(fromFlags.store, path("flag.db.backstop"), "the store follows a database given by flag")
+
+        XCTAssertThrowsError(try Target.resolve(.init(databaseName: "nope"), configuration: configuration, environment: [:])) { error in
+            XCTAssertTrue("\(error)".contains("accounts"), "\(error)")
+        }
+    }
+
+    func testDefaultStoreIsAFolderBesideTheDatabase() throws {
+        let target = try Target.resolve(.init(db: path("app.db")), configuration: Configuration(), environment: [:])
+        XCTAssertEqual(target.store, path("app.db.backstop"))
+        XCTAssertThrowsError(try Target.resolve(.init(), configuration: Configuration(), environment: [:]))
+    }
+
+    func testConfigurationErrorsNameTheFileLineAndKey() throws {
+        let cases: [(String, String)] = [
+            ("db = \"a.db\"\nstroe = \"x\"\n", ":2: unknown key 'stroe'"),
+            ("db = 3\n", ":1: 'db' must be a non-empty string"),
+            ("[backup]\ndb = \"a\"\n", ":1: unknown table [backup]"),
+            ("db = \"a.db\"\ndb = \"b.db\"\n", ":2: the key 'db' appears twice"),
+            ("db = \"unterminated\n", ":1: unterminated string"),
+            ("db = a.db\n", ":1: cannot read the value 'a.db'"),
+        ]
+        for (text, expected) in cases {
+            let file = try write(text, to: "case.toml")
+            XCTAssertThrowsError(try Configuration.load(path: file)) { error in
+                XCTAssertTrue("\(error)".contains(file + expected), "\(error) should contain \(expected)")
+            }
+        }
+    }
+
+    func testTOMLSubsetParsesWhatItAccepts() throws {
+        let document = try TOMLDocument.parse("""
+        a = "tab\\tquote\\" \\u00e9"   # comment
+        b = 'C:\\literal'
+        c = 1_000
+        d = -3
+        e = true
+        f = [1, "two", 3.5]
+        [x."y z"]
+        g = 0.25
+        """, file: "t.toml")
+        let root = try XCTUnwrap(document.table(""))
+        XCTAssertEqual(root.entry("a")?.value, .string("tab\tquote\" é"))
+        XCTAssertEqual(root.entry("b")?.value, .string("C:\\literal"))
+        XCTAssertEqual(root.entry("c")?.value, .integer(1000))
+        XCTAssertEqual(root.entry("d")?.value, .integer(-3))
+        XCTAssertEqual(root.entry("e")?.value, .bool(true))
+        XCTAssertEqual(root.entry("f")?.value, .array([.integer(1), .string("two"), .float(3.5)]))
+        XCTAssertEqual(document.table("x.y z")?.entry("g")?.value, .float(0.25))
+        XCTAssertEqual(document.table("x.y z")?.entry("g")?.line, 8)
+    }
+}
