@@ -126,6 +126,13 @@ public enum Restorer {
                 throw BackstopError.refused("\(target) already exists; nothing was changed",
                                             hint: "choose another path, or add --force to replace it")
             }
+            // A database that is idle but was left in WAL mode (or with a hot journal) is settled
+            // first; one that another connection is using cannot be, and is refused.
+            if FileSystem.exists(target + "-wal") || FileSystem.exists(target + "-journal") {
+                if let existing = try? Database(path: target, mode: .readWrite, busyTimeout: 0) {
+                    try? existing.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE")
+                }
+            }
             for suffix in ["-wal", "-journal"] where FileSystem.exists(target + suffix) {
                 throw BackstopError.refused(
                     "\(target) has a \(suffix) file beside it: it may be open or hold an unfinished transaction; nothing was changed",

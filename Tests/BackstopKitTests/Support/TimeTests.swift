@@ -6,22 +6,22 @@ final class TimeTests: XCTestCase {
     let utc = TimeZone(identifier: "UTC")!
 
     func testIDsAndTimestampsAreUTCWithMilliseconds() {
-        let date = Date(timeIntervalSince1970: 1_795_256_100.123)   // 2026-11-22T10:15:00.123Z
+        let date = Date(timeIntervalSince1970: 1_795_342_500.123)   // 2026-11-22T10:15:00.123Z
         XCTAssertEqual(Timestamp.compactID(date), "20261122T101500123Z")
         XCTAssertEqual(Timestamp.rfc3339(date), "2026-11-22T10:15:00.123Z")
-        XCTAssertEqual(Timestamp.parseRFC3339("2026-11-22T10:15:00.123Z")!.timeIntervalSince1970, 1_795_256_100.123, accuracy: 0.0005)
+        XCTAssertEqual(Timestamp.parseRFC3339("2026-11-22T10:15:00.123Z")!.timeIntervalSince1970, 1_795_342_500.123, accuracy: 0.0005)
     }
 
     func testPointInTimeAcceptsRFC3339LocalAndRelativeTimes() throws {
-        let now = Date(timeIntervalSince1970: 1_795_256_100)
+        let now = Date(timeIntervalSince1970: 1_795_342_500)
         let paris = TimeZone(identifier: "Europe/Paris")!
         XCTAssertEqual(try Timestamp.parsePointInTime("2026-11-22T10:00:00Z", now: now, zone: paris),
-                       Date(timeIntervalSince1970: 1_795_255_200))
+                       Date(timeIntervalSince1970: 1_795_341_600))
         XCTAssertEqual(try Timestamp.parsePointInTime("2026-11-22T11:00:00+01:00", now: now, zone: utc),
-                       Date(timeIntervalSince1970: 1_795_255_200))
+                       Date(timeIntervalSince1970: 1_795_341_600))
         // Local time: Paris is UTC+1 in November.
         XCTAssertEqual(try Timestamp.parsePointInTime("2026-11-22 11:00", now: now, zone: paris),
-                       Date(timeIntervalSince1970: 1_795_255_200))
+                       Date(timeIntervalSince1970: 1_795_341_600))
         XCTAssertEqual(try Timestamp.parsePointInTime("2h", now: now, zone: utc), now.addingTimeInterval(-7200))
         XCTAssertEqual(try Timestamp.parsePointInTime("3d ago", now: now, zone: utc), now.addingTimeInterval(-3 * 86400))
         XCTAssertEqual(try Timestamp.parsePointInTime("1d12h", now: now, zone: utc), now.addingTimeInterval(-36 * 3600))
