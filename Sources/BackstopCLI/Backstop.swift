@@ -16,6 +16,8 @@ public struct Backstop: ParsableCommand {
         version: BackstopVersion.current,
         subcommands: [
             SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self,
+            StatusCommand.self, CheckCommand.self, MigrateCommand.self, HistoryCommand.self, RollbackCommand.self,
+            DownCommand.self, BaselineCommand.self, NewCommand.self,
         ])
 
     public init() {}

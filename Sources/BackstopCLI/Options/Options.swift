@@ -54,3 +54,32 @@ struct LockOptions: ParsableArguments {
         guard lockWait >= 0 else { throw ValidationError("'--lock-wait' must be zero or more seconds") }
     }
 }
+
+/// `--dir`: the migrations folder.
+struct MigrationsOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The migrations folder. Default: migrations in backstop.toml, then ./migrations.", valueName: "dir"))
+    var dir: String?
+}
+
+/// `--ignore-guard`.
+struct GuardOptions: ParsableArguments {
+    @Flag(help: "Run even when a guard.sql query returns rows (for example sessions still running).")
+    var ignoreGuard = false
+}
+
+/// `--yes`.
+struct ConfirmOptions: ParsableArguments {
+    @Flag(name: [.short, .long], help: "Do not ask for confirmation (required when standard input is not a terminal).")
+    var yes = false
+
+    /// Shows `description` and asks, or requires --yes when nobody can be asked. Throws `refused` otherwise.
+    func confirm(_ description: String, question: String, action: String, output: Output) throws {
+        if yes { return }
+        guard Output.stdinIsTerminal else {
+            throw BackstopError.refused("\(action) needs confirmation; nothing was changed",
+                                        hint: "add --yes to confirm (standard input is not a terminal, so Backstop cannot ask)")
+        }
+        FileHandle.standardError.write(Data((description + "\n").utf8))
+        guard Output.confirm(question) else { throw BackstopError.refused("cancelled; nothing was changed", hint: "") }
+    }
+}

@@ -11,6 +11,7 @@ public enum ExitStatus: Int32, CaseIterable {
     case locked = 5
     case refused = 6
     case checkFailed = 7
+    case migrationFailed = 8
 
     public var meaning: String {
         switch self {
@@ -21,7 +22,8 @@ public enum ExitStatus: Int32, CaseIterable {
         case .verificationFailed: return "verification failed: a corrupt or truncated snapshot"
         case .locked: return "the store or database is locked by another run (after --lock-wait)"
         case .refused: return "refused for safety (would overwrite, needs --yes, other database); nothing changed"
-        case .checkFailed: return "a check failed (guard, precondition, postcondition, drift); nothing changed"
+        case .checkFailed: return "refused by a check before starting (guard, drift problems); nothing changed"
+        case .migrationFailed: return "a migration failed (SQL, precondition, postcondition, foreign keys); the run was rolled back"
         }
     }
 
@@ -33,6 +35,7 @@ public enum ExitStatus: Int32, CaseIterable {
         case .locked: self = .locked
         case .refused: self = .refused
         case .checkFailed: self = .checkFailed
+        case .migrationFailed: self = .migrationFailed
         case .failure: self = .failure
         }
     }

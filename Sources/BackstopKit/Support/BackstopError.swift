@@ -2,7 +2,7 @@ import Foundation
 
 /// What kind of failure an error is: the command line maps each to one documented exit status.
 public enum FailureKind: Sendable {
-    case usage, notFound, verification, locked, refused, checkFailed, failure
+    case usage, notFound, verification, locked, refused, checkFailed, migrationFailed, failure
 }
 
 /// The errors Backstop reports to its users. Each says what went wrong; `hint` says what to do next.
@@ -23,6 +23,8 @@ public enum BackstopError: Error, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
     /// A failed check (guard, precondition, postcondition, drift ...). Nothing was changed.
     case checkFailed(String, hint: String)
+    /// A migration run failed and was rolled back: nothing of it was applied.
+    case migrationFailed(MigrationFailure)
     /// Anything else, with context.
     case failed(String)
 
@@ -35,6 +37,7 @@ public enum BackstopError: Error, CustomStringConvertible {
         case .refused: return .refused
         case .invalidInput: return .usage
         case .checkFailed: return .checkFailed
+        case .migrationFailed: return .migrationFailed
         }
     }
 
@@ -59,6 +62,8 @@ public enum BackstopError: Error, CustomStringConvertible {
             return text
         case .checkFailed(let message, _):
             return message
+        case .migrationFailed(let failure):
+            return failure.description
         case .failed(let message):
             return message
         }
@@ -77,6 +82,8 @@ public enum BackstopError: Error, CustomStringConvertible {
             return "wait for the other run to finish, or raise --lock-wait"
         case .refused(_, let hint), .checkFailed(_, let hint):
             return hint.isEmpty ? nil : hint
+        case .migrationFailed(let failure):
+            return failure.hint
         case .io(_, _, let code) where code == ENOSPC || code == EDQUOT:
             return "free some space (for example 'backstop prune') and run the command again"
         default:

@@ -79,8 +79,10 @@ public enum FileSystem {
         fsyncDirectory((to as NSString).deletingLastPathComponent)
     }
 
-    /// Writes `data` to `path` atomically and durably, as a 0600 file.
-    public static func writeAtomically(_ data: Data, to path: String) throws {
+    /// Writes `data` to `path` atomically and durably (temporary file in the same folder, fsync,
+    /// rename, fsync of the folder), as a 0600 file unless `mode` says otherwise. With `replace`
+    /// false, an existing file is never replaced.
+    public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o600, replace: Bool = true) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = (directory as NSString).appendingPathComponent(
             TemporaryName.make(for: (path as NSString).lastPathComponent))
@@ -90,11 +92,20 @@ public enum FileSystem {
             if !closed { close(fd) }
             unlink(temporary)
         }
+        fchmod(fd, mode)
         try writeAll(fd, data, path: temporary)
         guard fsync(fd) == 0 else { throw BackstopError.posix("flush", temporary) }
         close(fd)
         closed = true
-        try commitRename(temporary, path)
+        if replace {
+            try commitRename(temporary, path)
+        } else {
+            guard link(temporary, path) == 0 else {
+                throw errno == EEXIST ? BackstopError.refused("\(path) already exists; nothing was changed", hint: "")
+                    : BackstopError.posix("create", path)
+            }
+            fsyncDirectory(directory)
+        }
     }
 
     public static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {

@@ -1,0 +1,75 @@
+import Foundation
+
+/// The first rows a check query returned, for messages.
+public struct CheckRows: Sendable {
+    public var columns: [String]
+    public var rows: [[SQLiteValue]]
+    /// True when there were more rows than `rows` holds.
+    public var more: Bool
+
+    public var isEmpty: Bool { rows.isEmpty }
+
+    /// `id=3, name='a'` lines, indented.
+    public func describe(indent: String = "    ") -> String {
+        var lines = rows.map { row in indent + zip(columns, row).map { "\($0)=\($1.sqlLiteralForDisplay)" }.joined(separator: ", ") }
+        if more { lines.append(indent + "...") }
+        return lines.joined(separator: "\n")
+    }
+
+    public var jsonObject: [String: Any] {
+        ["columns": columns, "rows": rows.map { $0.map(\.jsonObject) }, "more": more]
+    }
+}
+
+/// Runs check queries: each must return no rows.
+public enum Checks {
+    public static let rowLimit = 5
+
+    /// Runs one query, returning its first rows. Statements that would write are refused.
+    public static func run(_ statement: SQLStatement, on db: Database) throws -> CheckRows {
+        let prepared = try db.prepare(statement.sql)
+        guard prepared.isReadOnly else {
+            throw BackstopError.invalidInput("line \(statement.line): a check must be a query that reads, not: \(statement.sql)")
+        }
+        var result = CheckRows(columns: prepared.columnNames, rows: [], more: false)
+        while try prepared.step() {
+            if result.rows.count == rowLimit { result.more = true; break }
+            result.rows.append(prepared.row())
+        }
+        return result
+    }
+}
+
+/// A guard query that returned rows.
+public struct GuardViolation: Sendable {
+    public var statement: SQLStatement
+    public var rows: CheckRows
+}
+
+/// `guard.sql`: queries that must each return no rows before any run or restore starts
+/// (for example "sessions still running").
+public enum Guard {
+    public static func evaluate(_ queries: [SQLStatement], on db: Database) throws -> [GuardViolation] {
+        try queries.compactMap { query in
+            let rows = try Checks.run(query, on: db)
+            return rows.isEmpty ? nil : GuardViolation(statement: query, rows: rows)
+        }
+    }
+
+    /// Throws ``BackstopError/checkFailed(_:hint:)`` listing the rows when any guard query returns rows.
+    public static func enforce(_ queries: [SQLStatement], on db: Database, action: String) throws {
+        let violations = try evaluate(queries, on: db)
+        guard !violations.isEmpty else { return }
+        var message = "the guard (\(MigrationDirectory.guardFileName)) refuses the \(action); nothing was changed:"
+        for violation in violations {
+            message += "\n  line \(violation.statement.line): \(oneLine(violation.statement.sql))\n" + violation.rows.describe()
+        }
+        throw BackstopError.checkFailed(message, hint: "wait until these rows are gone (for example, stop the running sessions), or add --ignore-guard")
+    }
+}
+
+func oneLine(_ sql: String) -> String {
+    let text = SQLScript.stripLeadingComments(sql).split(whereSeparator: \.isNewline)
+        .map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    return text.count > 160 ? String(text.prefix(157)) + "..." : text
+}

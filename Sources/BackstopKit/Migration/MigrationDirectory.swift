@@ -1,0 +1,137 @@
+import Foundation
+
+/// Something wrong with the migrations folder or with the database's history compared to it.
+public struct MigrationProblem: Equatable, Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        /// An applied migration whose file changed since.
+        case changed
+        /// An applied migration whose file is gone.
+        case missing
+        /// Two files with the same version (two branches merged without renumbering).
+        case duplicateVersion = "duplicate_version"
+        /// A pending migration older than the newest applied one.
+        case outOfOrder = "out_of_order"
+        /// A file that cannot be used: bad name, unknown marker, forbidden statement, no SQL.
+        case invalid
+    }
+
+    public var kind: Kind
+    public var version: Int64?
+    public var file: String?
+    public var message: String
+
+    /// The flag that lets `migrate` run despite this problem, if there is one.
+    public var overrideFlag: String? {
+        switch kind {
+        case .changed: return "--allow-changed"
+        case .missing: return "--allow-missing"
+        case .duplicateVersion: return "--allow-duplicate-versions"
+        case .outOfOrder: return "--allow-out-of-order"
+        case .invalid: return nil
+        }
+    }
+}
+
+/// A folder of `NNNN_name.sql` migrations and an optional `guard.sql`.
+public struct MigrationDirectory: Sendable {
+    public static let guardFileName = "guard.sql"
+
+    public var path: String
+    /// Every readable migration, ordered by version then name.
+    public var files: [MigrationFile]
+    /// Queries that must each return no rows before any run or restore.
+    public var guardQueries: [SQLStatement]
+    /// Problems of the folder itself (no database needed).
+    public var problems: [MigrationProblem]
+
+    /// Loads the folder. A missing folder is an error; problems in files are collected, not thrown.
+    public static func load(path: String) throws -> MigrationDirectory {
+        let absolute = FileSystem.absolute(path)
+        guard FileSystem.isDirectory(absolute) else {
+            throw BackstopError.invalidInput("there is no migrations folder at \(absolute); give --dir, or set migrations in backstop.toml")
+        }
+        var files: [MigrationFile] = []
+        var problems: [MigrationProblem] = []
+        var guardQueries: [SQLStatement] = []
+        for name in try FileSystem.listDirectory(absolute).sorted() where name.hasSuffix(".sql") && !name.hasPrefix(".") {
+            let full = (absolute as NSString).appendingPathComponent(name)
+            if name == guardFileName {
+                let text = MigrationFile.normalizedText(FileManager.default.contents(atPath: full) ?? Data())
+                guardQueries = SQLScript.split(text)
+                continue
+            }
+            guard MigrationFile.parseName(name) != nil else {
+                problems.append(MigrationProblem(kind: .invalid, version: nil, file: name,
+                                                 message: "\(name) is not named like a migration (NNNN_name.sql), so it would never run"))
+                continue
+            }
+            do {
+                files.append(try MigrationFile.load(path: full))
+            } catch {
+                problems.append(MigrationProblem(kind: .invalid, version: MigrationFile.parseName(name)?.version, file: name,
+                                                 message: "\(error)"))
+            }
+        }
+        files.sort { ($0.version, $0.name) < ($1.version, $1.name) }
+        let byVersion = Dictionary(grouping: files, by: \.version)
+        for (version, group) in byVersion.sorted(by: { $0.key < $1.key }) where group.count > 1 {
+            problems.append(MigrationProblem(
+                kind: .duplicateVersion, version: version, file: group.map(\.fileName).joined(separator: ", "),
+                message: "\(group.count) files share version \(version): \(group.map(\.fileName).joined(separator: ", ")) (renumber one of them)"))
+        }
+        return MigrationDirectory(path: absolute, files: files, guardQueries: guardQueries, problems: problems)
+    }
+
+    /// The guard queries of the folder at `path`, or none when it has no guard.sql (or does not exist).
+    public static func guardQueries(at path: String) -> [SQLStatement] {
+        let file = (FileSystem.absolute(path) as NSString).appendingPathComponent(guardFileName)
+        guard let data = FileManager.default.contents(atPath: file) else { return [] }
+        return SQLScript.split(MigrationFile.normalizedText(data))
+    }
+
+    /// Creates the next numbered migration from a commented template; returns its path.
+    public static func createNext(in path: String, name: String) throws -> String {
+        let absolute = FileSystem.absolute(path)
+        if !FileSystem.isDirectory(absolute) {
+            try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+        }
+        let slug = name.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            .split(separator: "_").joined(separator: "_")
+        guard !slug.isEmpty, slug.allSatisfy({ $0.isASCII }) else {
+            throw BackstopError.invalidInput("the name '\(name)' has no letters or digits to name a file with")
+        }
+        let names = try FileSystem.listDirectory(absolute)
+        let parsed = names.compactMap { name in MigrationFile.parseName(name).map { (name, $0.version) } }
+        let next = (parsed.map(\.1).max() ?? 0) + 1
+        let width = max(4, parsed.map { $0.0.prefix { $0.isNumber }.count }.max() ?? 4)
+        let digits = String(next)
+        let fileName = String(repeating: "0", count: max(0, width - digits.count)) + digits + "_" + slug + ".sql"
+        let full = (absolute as NSString).appendingPathComponent(fileName)
+        let template = """
+        -- \(fileName): \(name)
+        --
+        -- Backstop runs every pending migration of a run in one transaction, after a pre-migration
+        -- snapshot. Foreign keys are not enforced during the run (so table rebuilds are safe, and
+        -- ON DELETE actions do not fire); PRAGMA foreign_key_check must be empty before commit.
+        -- VACUUM, BEGIN/COMMIT and changing journal_mode are not allowed here.
+
+        -- backstop:require
+        -- Queries that must each return no rows before this migration runs, e.g.
+        -- SELECT id FROM sessions WHERE status = 'running';
+
+        -- backstop:up
+        -- The forward SQL.
+
+        -- backstop:verify
+        -- Queries that must each return no rows after it ran, e.g.
+        -- SELECT family_slug FROM profiles GROUP BY family_slug HAVING count(*) > 1;
+
+        -- backstop:down
+        -- Optional reverse SQL for 'backstop down' (restore is the primary way back).
+
+        """
+        guard !FileSystem.exists(full) else { throw BackstopError.refused("\(full) already exists; nothing was changed", hint: "") }
+        try FileSystem.writeAtomically(Data(template.utf8), to: full, mode: 0o644, replace: false)
+        return full
+    }
+}

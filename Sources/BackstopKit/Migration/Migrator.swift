@@ -1,0 +1,265 @@
+import Foundation
+
+/// The migrations a run will apply.
+public struct MigrationPlan: Sendable {
+    public var database: String
+    public var fromVersion: Int64?
+    public var migrations: [MigrationFile]
+    public var toVersion: Int64? { migrations.last?.version ?? fromVersion }
+}
+
+/// What happened to one migration of a run.
+public struct MigrationStep: Sendable {
+    public var version: Int64
+    public var name: String
+    public var durationMs: Int64
+    public var rowsChanged: Int64
+
+    public var jsonObject: [String: Any] {
+        ["version": version, "name": name, "duration_ms": durationMs, "rows_changed": rowsChanged]
+    }
+}
+
+/// Row counts of one table before and after a rehearsal.
+public struct TableCount: Sendable {
+    public var table: String
+    public var before: Int64?
+    public var after: Int64?
+}
+
+/// What a `migrate` (or `down`) run did.
+public struct MigrationReport: Sendable {
+    public var plan: MigrationPlan
+    public var steps: [MigrationStep]
+    /// The snapshot taken before the run (nil for rehearsals and --no-snapshot).
+    public var snapshot: Manifest?
+    public var dryRun: Bool
+    /// Rehearsals only: row counts per table before and after.
+    public var tableCounts: [TableCount]
+    public var durationMs: Int64
+}
+
+/// Progress of a run, for displays.
+public enum MigrationEvent: Sendable {
+    case snapshotting
+    case applying(MigrationFile, index: Int, count: Int)
+    case applied(MigrationStep)
+    case checkingForeignKeys
+}
+
+/// Applies migrations from a folder to one database, with the safety Backstop promises: the database
+/// lock, the guard, drift checks, a pre-migration snapshot, and the whole run in one transaction.
+///
+/// ```swift
+/// let migrator = try Migrator(database: "app.db", migrations: "migrations", store: "app.db.backstop")
+/// let report = try migrator.migrate()
+/// ```
+public final class Migrator {
+    public struct Options {
+        /// Apply up to and including this version (all pending when nil).
+        public var target: Int64?
+        /// Problems the run may proceed despite (`--allow-changed` ...).
+        public var allowed: Set<MigrationProblem.Kind> = []
+        public var ignoreGuard = false
+        /// Take a pre-migration snapshot first. Turning this off gives up the way back.
+        public var snapshot = true
+        /// Rehearse on a private copy; the live database is not touched.
+        public var dryRun = false
+        public var lockWait: TimeInterval = 30
+        public var level: Int = Snapshotter.defaultLevel
+        /// Called under the lock with the plan, before anything changes; throw to stop.
+        public var confirm: ((MigrationPlan) throws -> Void)?
+        public var events: ((MigrationEvent) -> Void)?
+        public var snapshotProgress: PhaseProgress?
+        public init() {}
+    }
+
+    public let database: String
+    public let directory: MigrationDirectory
+    public let store: SnapshotStore
+
+    public init(database: String, migrations: String, store: String? = nil) throws {
+        self.database = FileSystem.absolute(database)
+        try Database.checkIsSQLiteFile(self.database)
+        self.directory = try MigrationDirectory.load(path: migrations)
+        self.store = try SnapshotStore(path: store ?? SnapshotStore.defaultPath(forDatabase: self.database), create: true)
+    }
+
+    /// Where the database stands. Reads only; takes no lock.
+    public func status() throws -> MigrationStatus {
+        let db = try Database(path: database, mode: .readOnly)
+        return MigrationStatus.compute(directory: directory, history: try MigrationHistory.read(db))
+    }
+
+    /// Applies pending migrations. See ``Options``.
+    @discardableResult
+    public func migrate(_ options: Options = Options()) throws -> MigrationReport {
+        let started = Date()
+        let lock = try DatabaseLock.acquire(database, wait: options.lockWait)
+        defer { lock.release() }
+
+        // Everything below is decided under the lock, so two runs never apply the same migration.
+        let reader = try Database(path: database, mode: .readOnly, busyTimeout: options.lockWait)
+        if !options.ignoreGuard { try Guard.enforce(directory.guardQueries, on: reader, action: options.dryRun ? "rehearsal" : "migration") }
+        let status = MigrationStatus.compute(directory: directory, history: try MigrationHistory.read(reader))
+        try Migrator.refuseProblems(status.problems, allowed: options.allowed)
+        var pending = status.pending
+        if let target = options.target {
+            if let current = status.currentVersion, target < current {
+                throw BackstopError.refused("the database is at version \(current), past --to \(target); migrate only goes forward",
+                                            hint: "use 'backstop rollback --to \(target)' (restore) or 'backstop down --to \(target)'")
+            }
+            if !directory.files.contains(where: { $0.version == target }) && target != status.currentVersion {
+                throw BackstopError.invalidInput("there is no migration \(target) in \(directory.path)")
+            }
+            pending = pending.filter { $0.version <= target }
+        }
+        let plan = MigrationPlan(database: database, fromVersion: status.currentVersion, migrations: pending)
+        guard !plan.migrations.isEmpty else {
+            return MigrationReport(plan: plan, steps: [], snapshot: nil, dryRun: options.dryRun, tableCounts: [],
+                                   durationMs: Int64(Date().timeIntervalSince(started) * 1000))
+        }
+        try options.confirm?(plan)
+
+        if options.dryRun {
+            return try rehearse(plan, options: options, started: started)
+        }
+
+        var snapshot: Manifest?
+        if options.snapshot {
+            options.events?(.snapshotting)
+            var snapshotOptions = SnapshotOptions(kind: "pre-migration",
+                                                  label: "before migrating to \(plan.toVersion.map(String.init) ?? "?")")
+            snapshotOptions.level = options.level
+            snapshotOptions.lockWait = options.lockWait
+            snapshotOptions.migrations = plan.migrations.map(\.version)
+            snapshot = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
+                                            progress: options.snapshotProgress).manifest
+        }
+        let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
+        let steps = try Migrator.apply(plan, on: db, snapshotID: snapshot?.id, events: options.events, rehearsal: false)
+        return MigrationReport(plan: plan, steps: steps, snapshot: snapshot, dryRun: false, tableCounts: [],
+                               durationMs: Int64(Date().timeIntervalSince(started) * 1000))
+    }
+
+    /// Runs the plan on a private copy of the database made through the backup API.
+    private func rehearse(_ plan: MigrationPlan, options: Options, started: Date) throws -> MigrationReport {
+        let copyPath = store.temporaryPath(for: "rehearsal.db")
+        defer { Snapshotter.removeDatabaseFiles(copyPath) }
+        _ = try Snapshotter.copyImage(from: database, to: copyPath, lockWait: options.lockWait, progress: options.snapshotProgress)
+        let copy = try Database(path: copyPath, mode: .readWrite)
+        try copy.execute("PRAGMA journal_mode = DELETE")
+        let before = try Migrator.tableCounts(copy)
+        let steps = try Migrator.apply(plan, on: copy, snapshotID: nil, events: options.events, rehearsal: true)
+        let after = try Migrator.tableCounts(copy)
+        let names = Set(before.keys).union(after.keys).filter { $0 != MigrationHistory.table }.sorted()
+        let counts = names.map { TableCount(table: $0, before: before[$0], after: after[$0]) }
+        return MigrationReport(plan: plan, steps: steps, snapshot: nil, dryRun: true, tableCounts: counts,
+                               durationMs: Int64(Date().timeIntervalSince(started) * 1000))
+    }
+
+    static func tableCounts(_ db: Database) throws -> [String: Int64] {
+        var counts: [String: Int64] = [:]
+        for row in try db.rows("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") {
+            guard let name = row[0].string else { continue }
+            counts[name] = try db.int("SELECT count(*) FROM \(quoteIdentifier(name))")
+        }
+        return counts
+    }
+
+    static func refuseProblems(_ problems: [MigrationProblem], allowed: Set<MigrationProblem.Kind>) throws {
+        let blocking = problems.filter { !allowed.contains($0.kind) }
+        guard !blocking.isEmpty else { return }
+        var message = "migrate refuses to run while these problems stand; nothing was changed:"
+        for problem in blocking {
+            message += "\n  - \(problem.message)" + (problem.overrideFlag.map { " (override: \($0))" } ?? " (fix the file)")
+        }
+        throw BackstopError.checkFailed(message, hint: "see 'backstop status'")
+    }
+
+    // MARK: - The run
+
+    /// Applies `plan` on `db` in one transaction: for each migration its preconditions, SQL,
+    /// postconditions and history row; then `PRAGMA foreign_key_check`; then COMMIT. Foreign-key
+    /// enforcement is off for the run (it is a no-op inside a transaction) and restored afterwards.
+    static func apply(_ plan: MigrationPlan, on db: Database, snapshotID: String?,
+                      events: ((MigrationEvent) -> Void)?, rehearsal: Bool) throws -> [MigrationStep] {
+        let appliedAt = Timestamp.rfc3339(Date())
+        return try inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: rehearsal, events: events) {
+            try MigrationHistory.ensureTable(db)
+            var steps: [MigrationStep] = []
+            for (index, migration) in plan.migrations.enumerated() {
+                events?(.applying(migration, index: index, count: plan.migrations.count))
+                let fail = { (phase: MigrationFailure.Phase, statement: SQLStatement?, message: String, rows: CheckRows?) in
+                    MigrationFailure(migration: migration.displayName, file: migration.path, phase: phase, statement: statement,
+                                     message: message, rows: rows, versionBefore: plan.fromVersion, rehearsal: rehearsal)
+                }
+                try runChecks(migration.require, on: db) { fail(.precondition, $0, $1, $2) }
+                let started = Date()
+                let changesBefore = db.totalChanges
+                try runStatements(migration.up, on: db) { fail(.up, $0, $1, nil) }
+                let rowsChanged = db.totalChanges - changesBefore
+                try runChecks(migration.verify, on: db) { fail(.postcondition, $0, $1, $2) }
+                let step = MigrationStep(version: migration.version, name: migration.name,
+                                         durationMs: Int64(Date().timeIntervalSince(started) * 1000), rowsChanged: rowsChanged)
+                try MigrationHistory.record(db, AppliedMigration(
+                    version: migration.version, name: migration.name, checksum: migration.checksum, appliedAt: appliedAt,
+                    durationMs: step.durationMs, rowsChanged: rowsChanged, snapshotID: snapshotID, kind: "migrate"))
+                steps.append(step)
+                events?(.applied(step))
+            }
+            return steps
+        }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction with foreign keys unenforced, checks
+    /// `PRAGMA foreign_key_check` before COMMIT, and rolls back on any error.
+    static func inRunTransaction<T>(_ db: Database, versionBefore: Int64?, rehearsal: Bool,
+                                    events: ((MigrationEvent) -> Void)?, _ body: () throws -> T) throws -> T {
+        let enforcing = (try? db.int("PRAGMA foreign_keys")) == 1
+        try db.execute("PRAGMA foreign_keys = OFF")
+        defer { if enforcing { try? db.execute("PRAGMA foreign_keys = ON") } }
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            events?(.checkingForeignKeys)
+            let violations = try Checks.run(SQLStatement(sql: "PRAGMA foreign_key_check", line: 0), on: db)
+            if !violations.isEmpty {
+                throw BackstopError.migrationFailed(MigrationFailure(
+                    migration: nil, file: nil, phase: .foreignKeyCheck, statement: nil,
+                    message: "each row names a table, the rowid of a row whose foreign key points at nothing, the parent table, and the key's index",
+                    rows: violations, versionBefore: versionBefore, rehearsal: rehearsal))
+            }
+            try db.execute("COMMIT")
+            return result
+        } catch {
+            if db.isInTransaction { try? db.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    static func runChecks(_ checks: [SQLStatement], on db: Database,
+                          failure: (SQLStatement, String, CheckRows?) -> MigrationFailure) throws {
+        for check in checks {
+            let rows: CheckRows
+            do { rows = try Checks.run(check, on: db) } catch {
+                throw BackstopError.migrationFailed(failure(check, "\(error)", nil))
+            }
+            if !rows.isEmpty {
+                throw BackstopError.migrationFailed(failure(check, "the check returned rows (it must return none)", rows))
+            }
+        }
+    }
+
+    static func runStatements(_ statements: [SQLStatement], on db: Database,
+                              failure: (SQLStatement, String) -> MigrationFailure) throws {
+        for statement in statements {
+            do {
+                let prepared = try db.prepare(statement.sql)
+                while try prepared.step() {}
+            } catch let error as SQLiteError {
+                throw BackstopError.migrationFailed(failure(statement, "SQLite: \(error.message)"))
+            }
+        }
+    }
+}

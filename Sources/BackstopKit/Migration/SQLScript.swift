@@ -1,0 +1,126 @@
+import CSQLite
+import Foundation
+
+/// One SQL statement of a script, with the line it starts on.
+public struct SQLStatement: Equatable, Sendable {
+    public var sql: String
+    /// 1-based line in the file.
+    public var line: Int
+}
+
+/// Splits SQL scripts into statements and recognizes statements that cannot run inside Backstop's
+/// single migration transaction.
+public enum SQLScript {
+    /// Splits `text` into statements. Boundaries are semicolons outside strings, identifiers and
+    /// comments where SQLite's own `sqlite3_complete` agrees a statement ends (so trigger bodies stay whole).
+    /// `firstLine` is the file line that `text` starts on.
+    public static func split(_ text: String, firstLine: Int = 1) -> [SQLStatement] {
+        let chars = Array(text.utf8)
+        var statements: [SQLStatement] = []
+        var start = 0
+        var i = 0
+        var line = firstLine
+        var startLine = firstLine
+        func flush(upTo end: Int) {
+            let piece = String(decoding: chars[start..<end], as: UTF8.self)
+            if !isBlank(piece) {
+                // The statement's line is that of its first token, after any leading comments.
+                let body = SQLScript.stripLeadingComments(piece)
+                let offset = piece[..<body.startIndex].filter { $0 == "\n" }.count
+                statements.append(SQLStatement(sql: piece.trimmingCharacters(in: .whitespacesAndNewlines), line: startLine + offset))
+            }
+        }
+        while i < chars.count {
+            let c = chars[i]
+            switch c {
+            case UInt8(ascii: "\n"):
+                line += 1
+                i += 1
+            case UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "`"):
+                i += 1
+                while i < chars.count {
+                    if chars[i] == UInt8(ascii: "\n") { line += 1 }
+                    if chars[i] == c {
+                        if i + 1 < chars.count && chars[i + 1] == c { i += 2; continue }
+                        break
+                    }
+                    i += 1
+                }
+                i += 1
+            case UInt8(ascii: "["):
+                while i < chars.count && chars[i] != UInt8(ascii: "]") { if chars[i] == UInt8(ascii: "\n") { line += 1 }; i += 1 }
+                i += 1
+            case UInt8(ascii: "-") where i + 1 < chars.count && chars[i + 1] == UInt8(ascii: "-"):
+                while i < chars.count && chars[i] != UInt8(ascii: "\n") { i += 1 }
+            case UInt8(ascii: "/") where i + 1 < chars.count && chars[i + 1] == UInt8(ascii: "*"):
+                i += 2
+                while i + 1 < chars.count && !(chars[i] == UInt8(ascii: "*") && chars[i + 1] == UInt8(ascii: "/")) {
+                    if chars[i] == UInt8(ascii: "\n") { line += 1 }
+                    i += 1
+                }
+                i += 2
+            case UInt8(ascii: ";"):
+                i += 1
+                let candidate = String(decoding: chars[start..<i], as: UTF8.self)
+                if sqlite3_complete(candidate) != 0 {
+                    flush(upTo: i)
+                    start = i
+                    startLine = line
+                }
+            default:
+                i += 1
+            }
+        }
+        if start < chars.count { flush(upTo: chars.count) }
+        return statements
+    }
+
+    /// True when `text` holds only whitespace and comments.
+    public static func isBlank(_ text: String) -> Bool {
+        stripLeadingComments(text).isEmpty
+    }
+
+    /// The statement without leading whitespace and comments.
+    public static func stripLeadingComments(_ text: String) -> Substring {
+        var rest = Substring(text)
+        while true {
+            rest = rest.drop { $0.isWhitespace }
+            if rest.hasPrefix("--") {
+                rest = rest.drop { $0 != "\n" }
+            } else if rest.hasPrefix("/*") {
+                guard let end = rest.range(of: "*/") else { return "" }
+                rest = rest[end.upperBound...]
+            } else {
+                return rest
+            }
+        }
+    }
+
+    /// Why `statement` cannot run inside a migration's transaction, or nil when it can.
+    public static func forbiddenReason(_ statement: String) -> String? {
+        let words = stripLeadingComments(statement).uppercased()
+            .split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") })
+            .prefix(3).map(String.init)
+        guard let first = words.first else { return nil }
+        switch first {
+        case "VACUUM":
+            return "VACUUM cannot run inside a transaction; run it separately after migrating"
+        case "BEGIN", "COMMIT", "END":
+            return "\(first) would break the run's single transaction; Backstop wraps the whole run in one transaction itself"
+        case "ROLLBACK" where words.count < 2 || words[1] != "TO":
+            return "ROLLBACK would break the run's single transaction; a failing check rolls the run back"
+        case "ATTACH", "DETACH":
+            return "\(first) cannot run inside a transaction"
+        case "PRAGMA":
+            guard words.count > 1 else { return nil }
+            let name = words[1].split(separator: ".").last.map(String.init) ?? words[1]
+            if name == "JOURNAL_MODE" { return "changing journal_mode cannot happen inside a transaction; do it outside migrations" }
+            if name == "FOREIGN_KEYS" {
+                return "PRAGMA foreign_keys is a no-op inside a transaction; Backstop turns enforcement off for the run and checks PRAGMA foreign_key_check before commit"
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+}
