@@ -47,7 +47,7 @@ extension Backstop {
 
         func run() throws {
             let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: false, migrations: migrations.dir)
+            let resolved = try target.resolve(requireDatabase: false, requireStore: false, migrations: migrations.dir)
             let path = try MigrationDirectory.createNext(in: resolved.migrations, name: name)
             if output.json { output.emitJSON(["file": path]); return }
             output.say(path)

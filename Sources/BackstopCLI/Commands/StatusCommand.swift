@@ -58,7 +58,7 @@ extension Backstop {
 
         func run() throws {
             let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: false, migrations: migrations.dir)
+            let resolved = try target.resolve(requireDatabase: false, requireStore: false, migrations: migrations.dir)
             let directory = try MigrationDirectory.load(path: resolved.migrations)
             var status = MigrationStatus(currentVersion: nil, applied: [], pending: directory.files, problems: directory.problems)
             var database: String?

@@ -17,12 +17,12 @@ struct TargetOptions: ParsableArguments {
     var store: String?
 
     /// The database, store and folders after flags, environment and configuration file.
-    func resolve(requireDatabase: Bool = true, migrations: String? = nil, policy: String? = nil) throws -> Target {
+    func resolve(requireDatabase: Bool = true, requireStore: Bool = true, migrations: String? = nil, policy: String? = nil) throws -> Target {
         let configuration = try Configuration.discover(explicit: config)
         let target = try Target.resolve(
             Target.Overrides(databaseName: databaseName, db: db, store: store, migrations: migrations, policy: policy),
             configuration: configuration, requireDatabase: requireDatabase)
-        if target.store.isEmpty {
+        if requireStore && target.store.isEmpty {
             throw BackstopError.invalidInput("which store? Give --store DIR or --db PATH (the store defaults to PATH.backstop)")
         }
         return target

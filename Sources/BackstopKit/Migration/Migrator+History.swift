@@ -65,7 +65,7 @@ extension Migrator {
             var snapshotOptions = SnapshotOptions(kind: "pre-down", label: "before going down to \(version)")
             snapshotOptions.level = options.level
             snapshotOptions.lockWait = options.lockWait
-            snapshot = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
+            snapshot = try Snapshotter.take(database: database, store: try openStore(), options: snapshotOptions,
                                             progress: options.snapshotProgress).manifest
         }
         let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)

@@ -76,14 +76,18 @@ public final class Migrator {
 
     public let database: String
     public let directory: MigrationDirectory
-    public let store: SnapshotStore
+    /// Where pre-migration snapshots go; created on the first run that needs it.
+    public let storePath: String
 
     public init(database: String, migrations: String, store: String? = nil) throws {
         self.database = FileSystem.absolute(database)
         try Database.checkIsSQLiteFile(self.database)
         self.directory = try MigrationDirectory.load(path: migrations)
-        self.store = try SnapshotStore(path: store ?? SnapshotStore.defaultPath(forDatabase: self.database), create: true)
+        self.storePath = FileSystem.absolute(store ?? SnapshotStore.defaultPath(forDatabase: self.database))
     }
+
+    /// The snapshot store, created (private) if missing.
+    public func openStore() throws -> SnapshotStore { try SnapshotStore(path: storePath, create: true) }
 
     /// Where the database stands. Reads only; takes no lock.
     public func status() throws -> MigrationStatus {
@@ -133,7 +137,7 @@ public final class Migrator {
             snapshotOptions.level = options.level
             snapshotOptions.lockWait = options.lockWait
             snapshotOptions.migrations = plan.migrations.map(\.version)
-            snapshot = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
+            snapshot = try Snapshotter.take(database: database, store: try openStore(), options: snapshotOptions,
                                             progress: options.snapshotProgress).manifest
         }
         let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
@@ -144,7 +148,7 @@ public final class Migrator {
 
     /// Runs the plan on a private copy of the database made through the backup API.
     private func rehearse(_ plan: MigrationPlan, options: Options, started: Date) throws -> MigrationReport {
-        let copyPath = store.temporaryPath(for: "rehearsal.db")
+        let copyPath = try openStore().temporaryPath(for: "rehearsal.db")
         defer { Snapshotter.removeDatabaseFiles(copyPath) }
         _ = try Snapshotter.copyImage(from: database, to: copyPath, lockWait: options.lockWait, progress: options.snapshotProgress)
         let copy = try Database(path: copyPath, mode: .readWrite)
