@@ -18,6 +18,7 @@ public struct Backstop: ParsableCommand {
             SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self,
             StatusCommand.self, CheckCommand.self, MigrateCommand.self, HistoryCommand.self, RollbackCommand.self,
             DownCommand.self, BaselineCommand.self, NewCommand.self,
+            PruneCommand.self, PinCommand.self, UnpinCommand.self, PolicyCommand.self,
         ])
 
     public init() {}

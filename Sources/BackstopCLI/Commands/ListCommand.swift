@@ -20,6 +20,10 @@ extension Backstop {
         func run() throws {
             let output = outputOptions.output
             let resolved = try target.resolve(requireDatabase: false)
+            guard FileSystem.isDirectory(resolved.store) else {
+                if output.json { output.emitJSON([Any]()) } else { output.say("No snapshots: there is no store at \(resolved.store) yet.") }
+                return
+            }
             let store = try target.openStore(resolved, create: false)
             let (snapshots, problems) = try store.scan()
             if output.json {

@@ -29,8 +29,9 @@ extension Backstop {
             let output = outputOptions.output
             let resolved = try target.resolve(migrations: migrations.dir)
             try Database.checkIsSQLiteFile(resolved.database)
-            let store = try target.openStore(resolved, create: false)
-            let (manifest, explanation) = try Rollback.select(database: resolved.database, store: store, toVersion: to)
+            let existing = FileSystem.isDirectory(resolved.store) ? try target.openStore(resolved, create: false) : nil
+            let (manifest, explanation) = try Rollback.select(database: resolved.database, store: existing, toVersion: to)
+            guard let store = existing else { throw BackstopError.snapshotNotFound("there is no snapshot store at \(resolved.store)") }
             output.note("picked \(explanation)")
             let age = DurationText.format(Date().timeIntervalSince(manifest.createdDate))
             try confirmation.confirm("""

@@ -26,6 +26,11 @@ extension Backstop {
         func run() throws {
             let output = outputOptions.output
             let resolved = try target.resolve(requireDatabase: false)
+            if ids.isEmpty && !FileSystem.isDirectory(resolved.store) {
+                if output.json { output.emitJSON(["deep": deep, "ok": true, "snapshots": [Any](), "unreadable": [Any]()] as [String: Any]) }
+                else { output.say("No snapshots to verify: there is no store at \(resolved.store) yet.") }
+                return
+            }
             let store = try target.openStore(resolved, create: false)
             let scan = try store.scan()
             let manifests = try ids.isEmpty ? scan.snapshots : ids.map { try store.snapshot(id: $0) }

@@ -97,9 +97,9 @@ extension Migrator {
 public enum Rollback {
     /// Without `version`: the pre-migration snapshot of the last run recorded in the live database's
     /// history. With it: the newest pre-migration snapshot taken while the database was at `version`.
-    public static func select(database: String, store: SnapshotStore, toVersion version: Int64?) throws -> (manifest: Manifest, explanation: String) {
+    public static func select(database: String, store: SnapshotStore?, toVersion version: Int64?) throws -> (manifest: Manifest, explanation: String) {
         let database = FileSystem.absolute(database)
-        let candidates = try store.snapshots(ofDatabase: database)
+        let candidates = try store?.snapshots(ofDatabase: database) ?? []
         if let version {
             let matching = candidates.filter { $0.kind == "pre-migration" && ($0.schemaVersion ?? 0) == version }
             guard let pick = matching.last else {
@@ -115,7 +115,7 @@ public enum Rollback {
             throw BackstopError.snapshotNotFound("the last run (\(last.appliedAt)) was applied with --no-snapshot: there is no snapshot to roll back to")
         }
         guard let manifest = candidates.first(where: { $0.id == id }) else {
-            throw BackstopError.snapshotNotFound("the last run's snapshot \(id) is no longer in \(store.path)")
+            throw BackstopError.snapshotNotFound("the last run's snapshot \(id) is no longer in \(store?.path ?? "the store")")
         }
         let run = history.filter { $0.snapshotID == id }.map(\.version)
         return (manifest, "the pre-migration snapshot \(id) (\(manifest.createdAt)), taken before the run that applied \(run.map(String.init).joined(separator: ", "))")

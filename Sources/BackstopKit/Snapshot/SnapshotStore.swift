@@ -113,7 +113,7 @@ public final class SnapshotStore {
     /// Removes temporary files whose writer has exited, and data files without a manifest that are
     /// older than ``staleAge``. Returns the names removed.
     @discardableResult
-    public func removeStaleFiles(now: Date = Date()) -> [String] {
+    public func removeStaleFiles(now: Date = Date(), dryRun: Bool = false) -> [String] {
         guard let names = try? FileSystem.listDirectory(path) else { return [] }
         let nameSet = Set(names)
         var removed: [String] = []
@@ -129,7 +129,7 @@ public final class SnapshotStore {
             } else {
                 stale = false
             }
-            if stale, unlink(full) == 0 { removed.append(name) }
+            if stale, dryRun || unlink(full) == 0 { removed.append(name) }
         }
         if !removed.isEmpty { FileSystem.fsyncDirectory(path) }
         return removed

@@ -1,0 +1,57 @@
+import Foundation
+
+/// What a prune did (or, with `dryRun`, would do).
+public struct PruneReport: Sendable {
+    public var result: RetentionResult
+    /// The manifests of the snapshots removed (or to remove).
+    public var removed: [Manifest]
+    public var kept: [Manifest]
+    public var freedBytes: Int64
+    /// Incomplete snapshot files and temporary files removed (or, dry, to remove) because they were stale.
+    public var staleFilesRemoved: [String]
+    /// Files that are not complete snapshots and were left alone (too recent, or unreadable manifests).
+    public var notSnapshots: [SnapshotStore.Problem]
+    public var dryRun: Bool
+}
+
+/// Applies a retention policy to a store, under the store's exclusive lock.
+public enum Pruner {
+    public static func prune(store: SnapshotStore, policy: RetentionPolicy, dryRun: Bool, lockWait: TimeInterval,
+                             now: Date = Date()) throws -> PruneReport {
+        let lock = try store.lock(.exclusive, wait: lockWait)
+        defer { lock.release() }
+        let (snapshots, _) = try store.scan()
+        let result = Retention.apply(policy, to: snapshots.map(RetentionItem.init), now: now)
+        let byID = Dictionary(uniqueKeysWithValues: snapshots.map { ($0.id, $0) })
+        let removed = result.remove.compactMap { byID[$0.item.id] }
+        let kept = result.keep.compactMap { byID[$0.item.id] }
+        // The newest snapshot of each database is protected by the policy itself; check it again here,
+        // because removing the last way back would be the worst possible bug.
+        let newestPerDatabase = Set(Dictionary(grouping: snapshots, by: \.database).values.compactMap {
+            $0.filter { $0.createdDate <= now }.max { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }?.id
+        })
+        precondition(removed.allSatisfy { !newestPerDatabase.contains($0.id) && !$0.pinned }, "retention chose a protected snapshot")
+
+        if !dryRun {
+            for manifest in removed { try store.remove(manifest) }
+        }
+        let stale = store.removeStaleFiles(now: now, dryRun: dryRun)
+        let after = try store.scan()
+        return PruneReport(result: result, removed: removed, kept: kept, freedBytes: removed.reduce(0) { $0 + $1.compressedBytes },
+                           staleFilesRemoved: stale, notSnapshots: after.problems, dryRun: dryRun)
+    }
+}
+
+/// Pins protect the snapshots support staff are working from: no prune removes a pinned snapshot.
+public enum Pinning {
+    /// Sets or clears the pin (and its note) of a snapshot; returns the updated manifest.
+    public static func setPinned(_ pinned: Bool, id: String, note: String?, store: SnapshotStore, lockWait: TimeInterval) throws -> Manifest {
+        let lock = try store.lock(.shared, wait: lockWait)
+        defer { lock.release() }
+        var manifest = try store.snapshot(id: id)
+        manifest.pinned = pinned
+        manifest.pinNote = pinned ? (note ?? manifest.pinNote) : nil
+        try store.update(manifest)
+        return manifest
+    }
+}
