@@ -36,7 +36,8 @@ let package = Package(
 
         // Shared by the test targets: a temporary folder per test, database builders, running the binary.
         .target(name: "BackstopTestSupport", dependencies: ["BackstopKit"], path: "Tests/BackstopTestSupport"),
-        .testTarget(name: "BackstopKitTests", dependencies: ["BackstopKit", "BackstopTestSupport"]),
+        .testTarget(name: "BackstopKitTests", dependencies: ["BackstopKit", "BackstopTestSupport"],
+                    exclude: ["Retention/testdata"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCLI", "BackstopKit", "BackstopTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -19,6 +19,7 @@ public struct Backstop: ParsableCommand {
             StatusCommand.self, CheckCommand.self, MigrateCommand.self, HistoryCommand.self, RollbackCommand.self,
             DownCommand.self, BaselineCommand.self, NewCommand.self,
             PruneCommand.self, PinCommand.self, UnpinCommand.self, PolicyCommand.self,
+            DiffCommand.self, RecoverCommand.self,
         ])
 
     public init() {}

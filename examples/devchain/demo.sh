@@ -12,10 +12,21 @@ rm -rf devchain.db devchain.db-* devchain.db.backstop backstop.toml
 bold=""; plain=""
 if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then bold=$'\e[1m'; plain=$'\e[0m'; fi
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
-run() { printf '%s$ %s%s\n' "$bold" "$*" "$plain"; "$@"; }
+# Prints a command the way it would be typed (arguments with spaces quoted), then runs it.
+show() {
+    local out="" a
+    for a in "$@"; do
+        if [[ "$a" =~ [^A-Za-z0-9_./:=@%+,-] ]]; then
+            if [[ "$a" == *"'"* && "$a" != *[\"\$\`\\]* ]]; then a="\"$a\""; else a="'${a//\'/\'\\\'\'}'"; fi
+        fi
+        out+=" $a"
+    done
+    printf '%s$%s%s\n' "$bold" "$out" "$plain"
+}
+run() { show "$@"; "$@"; }
 # A command that is expected to be refused: show its exit status and go on.
 refused() {
-    printf '%s$ %s%s\n' "$bold" "$*" "$plain"
+    show "$@"
     set +e; "$@"; local status=$?; set -e
     printf '(exit status %s, as expected)\n' "$status"
     [[ $status -ne 0 ]]

@@ -47,7 +47,9 @@ extension Backstop {
             abstract: "Check migrations for CI: exit non-zero on any problem.",
             discussion: """
             With only --dir, checks the folder itself (names, duplicate versions, markers, statements that
-            cannot run in a transaction) and needs no database. With a database, also checks drift.
+            cannot run in a transaction) and needs no database. With a database, also checks drift; with
+            --postconditions, also runs the verify sections of the applied migrations against the live
+            database (read-only) and PRAGMA foreign_key_check, e.g. after a row-level recovery.
 
             \(ExitStatus.helpTable)
             """)
@@ -56,26 +58,51 @@ extension Backstop {
         @OptionGroup var migrations: MigrationsOptions
         @OptionGroup var outputOptions: OutputOptions
 
+        @Flag(help: "Also run the applied migrations' verify sections and PRAGMA foreign_key_check against the database.")
+        var postconditions = false
+
+        @Option(help: ArgumentHelp("With --postconditions, only migrations from this version on. Default: all applied.", valueName: "version"))
+        var from: Int64?
+
         func run() throws {
             let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: false, requireStore: false, migrations: migrations.dir)
+            let resolved = try target.resolve(requireDatabase: postconditions, requireStore: false, migrations: migrations.dir)
             let directory = try MigrationDirectory.load(path: resolved.migrations)
             var status = MigrationStatus(currentVersion: nil, applied: [], pending: directory.files, problems: directory.problems)
             var database: String?
+            var failures: [PostconditionFailure] = []
             if !resolved.database.isEmpty {
                 let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
                 status = try migrator.status()
                 database = migrator.database
+                if postconditions { failures = try migrator.checkPostconditions(fromVersion: from) }
             }
+            let ok = status.problems.isEmpty && failures.isEmpty
             if output.json {
                 var object = MigrationOutput.statusJSON(status, database: database, directory: directory.path)
-                object["ok"] = status.problems.isEmpty
+                object["ok"] = ok
+                if postconditions {
+                    object["postcondition_failures"] = failures.map {
+                        ["migration": $0.migration ?? NSNull(), "line": $0.statement.line, "statement": $0.statement.sql, "rows": $0.rows.jsonObject] as [String: Any]
+                    }
+                }
                 output.emitJSON(object)
             } else {
                 output.say("\(directory.files.count) migration file\(directory.files.count == 1 ? "" : "s") in \(directory.path)" + (database.map { ", database \($0) at version \(MigrationOutput.version(status.currentVersion))" } ?? ""))
                 output.say(MigrationOutput.problemLines(status.problems))
+                if postconditions {
+                    if failures.isEmpty {
+                        output.say("Postconditions: every verify query of the applied migrations\(from.map { " from \($0)" } ?? "") returns no rows; PRAGMA foreign_key_check is empty.")
+                    } else {
+                        print("Postconditions that fail now:")
+                        for failure in failures {
+                            let place = failure.migration.map { "\($0) line \(failure.statement.line)" } ?? "PRAGMA foreign_key_check"
+                            print("  \(place): \(oneLine(failure.statement.sql))\n" + failure.rows.describe())
+                        }
+                    }
+                }
             }
-            if !status.problems.isEmpty { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+            if !ok { throw ExitCode(ExitStatus.checkFailed.rawValue) }
         }
     }
 

@@ -68,7 +68,8 @@ public enum Guard {
     }
 }
 
-func oneLine(_ sql: String) -> String {
+/// A statement on one line (leading comments dropped, long ones cut), for messages.
+public func oneLine(_ sql: String) -> String {
     let text = SQLScript.stripLeadingComments(sql).split(whereSeparator: \.isNewline)
         .map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     return text.count > 160 ? String(text.prefix(157)) + "..." : text

@@ -64,6 +64,14 @@ public final class Database {
 
     public func prepare(_ sql: String) throws -> Statement { try Statement(database: self, sql: sql) }
 
+    /// Prepares exactly one statement: anything but whitespace and comments after it is an error.
+    public func prepareSingle(_ sql: String) throws -> Statement { try Statement(database: self, sql: sql, single: true) }
+
+    /// Attaches another database file under `name` (the path is a bound value).
+    public func attach(_ path: String, as name: String) throws {
+        try prepare("ATTACH DATABASE ?1 AS \(quoteIdentifier(name))").all([.text(path)])
+    }
+
     /// Runs one or more statements without results.
     public func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?

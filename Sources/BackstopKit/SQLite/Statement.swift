@@ -9,12 +9,21 @@ public final class Statement {
     public let sql: String
     unowned let database: Database
 
-    init(database: Database, sql: String) throws {
+    init(database: Database, sql: String, single: Bool = false) throws {
         var stmt: OpaquePointer?
-        var tail: UnsafePointer<CChar>?
-        let code = sqlite3_prepare_v2(database.handle, sql, -1, &stmt, &tail)
+        var remainder = ""
+        let code = sql.withCString { text -> Int32 in
+            var tail: UnsafePointer<CChar>?
+            let code = sqlite3_prepare_v2(database.handle, text, -1, &stmt, &tail)
+            if let tail { remainder = String(cString: tail) }
+            return code
+        }
         guard code == SQLITE_OK, let stmt else {
             throw SQLiteError.from(database.handle, code: code, sql: sql)
+        }
+        if single && !remainder.isEmpty && !SQLScript.isBlank(remainder) {
+            sqlite3_finalize(stmt)
+            throw SQLiteError(extendedCode: SQLITE_ERROR, message: "only one statement is allowed; found more after it: \(remainder.trimmingCharacters(in: .whitespacesAndNewlines))", sql: sql)
         }
         self.handle = stmt
         self.sql = sql
