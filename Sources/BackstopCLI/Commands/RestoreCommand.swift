@@ -49,11 +49,15 @@ extension Backstop {
         @Flag(help: "With --to, replace an existing file.")
         var force = false
 
+        @Option(help: ArgumentHelp("Compression level of the pre-restore snapshot, 1 to 12. Default: 1 (fastest; restores happen in a hurry).", valueName: "n"))
+        var level: Int = 1
+
         func validate() throws {
             let chosen = [id != nil, latest, at != nil, beforeMigration != nil].filter { $0 }.count
             if chosen == 0 { throw ValidationError("choose a snapshot: give an ID, --latest, --at TIME or --before-migration VERSION") }
             if chosen > 1 { throw ValidationError("give only one of ID, '--latest', '--at' and '--before-migration'") }
             if force && to == nil { throw ValidationError("'--force' only applies with '--to'") }
+            guard (1...12).contains(level) else { throw ValidationError("'--level' must be between 1 and 12") }
         }
 
         func run() throws {
@@ -89,14 +93,15 @@ extension Backstop {
                 A 'pre-restore' snapshot of the current state is taken first, so this can be undone.
                 """, question: "Restore?", action: "restoring into the live database \(resolved.database) replaces its contents and", output: output)
             try RestoreCommand.restoreLive(manifest, resolved: resolved, store: store, lockWait: lock.lockWait,
-                                           ignoreGuard: guardOptions.ignoreGuard, output: output)
+                                           ignoreGuard: guardOptions.ignoreGuard, level: level, output: output)
         }
 
         /// Restores into the live database with the guard of the target's migrations folder.
         static func restoreLive(_ manifest: Manifest, resolved: Target, store: SnapshotStore, lockWait: TimeInterval,
-                                ignoreGuard: Bool, output: Output) throws {
+                                ignoreGuard: Bool, level: Int, output: Output) throws {
             var options = RestoreOptions()
             options.lockWait = lockWait
+            options.level = level
             let guardQueries = ignoreGuard ? [] : MigrationDirectory.guardQueries(at: resolved.migrations)
             if !guardQueries.isEmpty {
                 options.beforeChange = { db in try Guard.enforce(guardQueries, on: db, action: "restore") }

@@ -25,6 +25,13 @@ extension Backstop {
         @Option(help: ArgumentHelp("Go back to the state at this version. Default: undo the last run.", valueName: "version"))
         var to: Int64?
 
+        @Option(help: ArgumentHelp("Compression level of the pre-restore snapshot, 1 to 12. Default: 1.", valueName: "n"))
+        var level: Int = 1
+
+        func validate() throws {
+            guard (1...12).contains(level) else { throw ValidationError("'--level' must be between 1 and 12") }
+        }
+
         func run() throws {
             let output = outputOptions.output
             let resolved = try target.resolve(migrations: migrations.dir)
@@ -40,7 +47,7 @@ extension Backstop {
                 A 'pre-restore' snapshot of the current state is taken first, so this can be undone.
                 """, question: "Roll back?", action: "a rollback replaces the live database's contents and", output: output)
             try RestoreCommand.restoreLive(manifest, resolved: resolved, store: store, lockWait: lock.lockWait,
-                                           ignoreGuard: guardOptions.ignoreGuard, output: output)
+                                           ignoreGuard: guardOptions.ignoreGuard, level: level, output: output)
         }
     }
 

@@ -7,8 +7,9 @@ public struct RestoreOptions {
     /// Called with a read-only connection to the live database, under the database lock, before anything
     /// changes (migration guards). Throwing stops the restore with nothing changed.
     public var beforeChange: ((Database) throws -> Void)?
-    /// Compression level of the `pre-restore` snapshot.
-    public var level: Int = Snapshotter.defaultLevel
+    /// Compression level of the `pre-restore` snapshot. Default 1: a restore usually happens during an
+    /// incident, where a faster safety net is worth a slightly larger file.
+    public var level: Int = 1
     /// Refuse when the snapshot is of another database (restores into the live database only).
     public var allowOtherDatabase = false
 

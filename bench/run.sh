@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# make bench: Backstop against what an operator would otherwise do, measured in the same run.
+#   bench/run.sh BACKSTOP LOADGEN [SIZE]      SIZE defaults to 1GiB (e.g. 256MiB for a quick run)
+# Results: a table on stdout and in bench/results/latest.md. BENCH_DIR picks the scratch folder.
+set -euo pipefail
+backstop=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+loadgen=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+size=${3:-1GiB}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${BENCH_DIR:-${TMPDIR:-/tmp}/backstop-bench}
+results="$root/bench/results"
+mkdir -p "$work" "$results"
+cd "$work"
+
+db="bench-$size.db"
+if [[ ! -f "$db" ]]; then
+    echo "generating a realistic database of about $size in $work (kept for later runs) ..."
+    "$loadgen" generate "$db.partial" "$size"
+    mv "$db.partial" "$db"
+fi
+rm -rf live.db* store cp.db manual.db manual.db.gz restored*.db diff.db diff.db* explain.txt
+cat "$db" > /dev/null   # every tool starts with the database in the page cache
+
+rows=()
+# measure NAME COMMAND...: wall time (s) and peak RSS (MiB) of a command
+# timed KEY NAME COMMAND... (a shell pipeline as one string)
+timed() {
+    local key=$1 name=$2 cmd=$3
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" bash -c "$cmd" > /dev/null
+    read -r seconds kib < "$work/time.txt"
+    printf '%-52s %8.2f s %8.1f MiB\n' "$name" "$seconds" "$(awk "BEGIN{print $kib/1024}")" >&2
+    eval "t_$key=$seconds; m_$key=$(awk "BEGIN{printf \"%.1f\", $kib/1024}")"
+}
+bytes() { stat -c %s "$1"; }
+ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
+mib() { awk "BEGIN{printf \"%.1f\", $1/1048576}"; }
+
+cp "$db" live.db
+db_bytes=$(bytes live.db)
+echo "database: $(mib "$db_bytes") MiB, $(nproc) cores, SQLite $(sqlite3 --version | cut -d' ' -f1)" >&2
+
+echo "--- snapshot" >&2
+timed cp        "cp (not consistent, uncompressed)"                   "cp live.db cp.db"
+timed manual    "sqlite3 .backup + gzip -6"                           "sqlite3 live.db '.backup manual.db' && gzip -6 -c manual.db > manual.db.gz"
+manual_gz=$(bytes manual.db.gz)
+timed pigz      "sqlite3 .backup + pigz -6 (2 cores)"                 "sqlite3 live.db '.backup pigz.db' && pigz -6 -c pigz.db > pigz.db.gz; rm -f pigz.db pigz.db.gz"
+timed snapshot  "backstop snapshot (level 6)"                         "'$backstop' snapshot --db live.db --store store --quiet"
+id=$("$backstop" list --store store --json | sed -n 's/.*"id" : "\([0-9TZ]*\)".*/\1/p' | tail -1)
+snap_gz=$(bytes "store/$id.sqlite.gz")
+timed snapshot1 "backstop snapshot --level 1"                         "'$backstop' snapshot --db live.db --store store --quiet --level 1"
+
+echo "--- verify" >&2
+timed verify    "backstop verify (checksum)"                          "'$backstop' verify $id --store store --quiet"
+timed verifydeep "backstop verify --deep (+ integrity_check)"         "'$backstop' verify $id --store store --quiet --deep"
+
+echo "--- restore" >&2
+timed mrestore  "gzip -dc | sqlite3 .restore (manual)"                "gzip -dc manual.db.gz > manual-restore.db && sqlite3 restored-manual.db '.restore manual-restore.db'; rm -f manual-restore.db"
+timed restoreto "backstop restore --to (new file)"                    "'$backstop' restore $id --store store --to restored.db --quiet"
+timed restorelive "backstop restore into the live db (+ pre-restore snapshot)" "'$backstop' restore $id --db live.db --store store --yes --quiet"
+
+echo "--- retention and diff" >&2
+start=1767225600
+for i in $(seq 0 9999); do date -u -d "@$((start + i * 3600))" +%Y-%m-%dT%H:%M:%SZ; done > explain.txt
+timed retention "policy explain: 10,000 snapshots (default.toml)"     "'$backstop' policy explain '$root/policies/default.toml' --input explain.txt --now 2027-03-01T00:00:00Z"
+sqlite3 diff.db "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b INTEGER);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1000000) INSERT INTO t SELECT i, printf('row %d', i), i % 97 FROM n;" > /dev/null
+"$backstop" snapshot --db diff.db --store store --quiet --level 1
+diff_id=$("$backstop" list --store store --json | sed -n 's/.*"id" : "\([0-9TZ]*\)".*/\1/p' | tail -1)
+sqlite3 diff.db "DELETE FROM t WHERE id % 100 = 0; UPDATE t SET b = -1 WHERE id % 100 = 1; INSERT INTO t SELECT id + 2000000, a, b FROM t WHERE id % 100 = 2;"
+timed diff      "backstop diff: two 1,000,000-row tables"             "'$backstop' diff $diff_id --db diff.db --store store --json"
+
+pass() { if awk "BEGIN{exit !($1)}"; then echo "yes"; else echo "NO"; fi; }
+speed_snapshot=$(ratio "$t_manual" "$t_snapshot")
+speed_restore=$(ratio "$t_mrestore" "$t_restoreto")
+speed_live=$(ratio "$t_mrestore" "$t_restorelive")
+peak=$(printf '%s\n' "$m_snapshot" "$m_verifydeep" "$m_restoreto" "$m_restorelive" | sort -n | tail -1)
+report="$results/latest.md"
+{
+echo "# Backstop benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo
+echo "Database: $(mib "$db_bytes") MiB (users with text, events with JSON, indexes), $(nproc) cores, page cache warm."
+echo
+echo "| operation | time (s) | vs manual | file (MiB) | peak RSS (MiB) |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| cp (not consistent, uncompressed) | $t_cp | | $(mib "$db_bytes") | $m_cp |"
+echo "| sqlite3 .backup + gzip -6 (manual) | $t_manual | 1.00 | $(mib "$manual_gz") | $m_manual |"
+echo "| sqlite3 .backup + pigz -6 | $t_pigz | $(ratio "$t_manual" "$t_pigz")x | | $m_pigz |"
+echo "| **backstop snapshot** (level 6) | $t_snapshot | **${speed_snapshot}x** | $(mib "$snap_gz") | $m_snapshot |"
+echo "| backstop snapshot --level 1 | $t_snapshot1 | $(ratio "$t_manual" "$t_snapshot1")x | | $m_snapshot1 |"
+echo "| backstop verify | $t_verify | | | $m_verify |"
+echo "| backstop verify --deep | $t_verifydeep | | | $m_verifydeep |"
+echo "| gzip -dc + sqlite3 .restore (manual) | $t_mrestore | 1.00 | | $m_mrestore |"
+echo "| **backstop restore --to** | $t_restoreto | **${speed_restore}x** | | $m_restoreto |"
+echo "| backstop restore into the live database (verify + pre-restore snapshot + restore) | $t_restorelive | ${speed_live}x | | $m_restorelive |"
+echo "| policy explain over 10,000 snapshots | $t_retention | | | $m_retention |"
+echo "| diff of two 1,000,000-row tables | $t_diff | | | $m_diff |"
+echo
+echo "Targets:"
+echo "- snapshot at least 3x faster than .backup + gzip -6: ${speed_snapshot}x: $(pass "$speed_snapshot >= 3")"
+echo "- snapshot file no larger than gzip -6's: $(mib "$snap_gz") vs $(mib "$manual_gz") MiB: $(pass "$snap_gz <= $manual_gz")"
+echo "- restore at least 1.5x faster than gzip -dc + .restore: --to ${speed_restore}x: $(pass "$speed_restore >= 1.5"); live ${speed_live}x (includes a full pre-restore snapshot)"
+echo "- peak memory under 128 MiB (snapshot, verify, restore): $peak MiB: $(pass "$peak < 128")"
+echo "- retention over 10,000 snapshots well under a second: $t_retention s: $(pass "$t_retention < 1")"
+echo "- diff of two 1,000,000-row tables in seconds: $t_diff s: $(pass "$t_diff < 30")"
+} > "$report"
+echo >&2
+cat "$report"
+echo
+echo "(written to $report)"
+rm -rf live.db* store cp.db manual.db manual.db.gz restored*.db diff.db* explain.txt err.txt time.txt
