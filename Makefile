@@ -29,7 +29,7 @@ build-debug: deps
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 demo: build
 	./examples/devchain/demo.sh $(BIN) $(LOADGEN)
