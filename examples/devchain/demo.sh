@@ -9,21 +9,7 @@ mkdir -p "$work"
 cd "$work"
 rm -rf devchain.db devchain.db-* devchain.db.backstop backstop.toml
 
-bold=""; plain=""
-if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then bold=$'\e[1m'; plain=$'\e[0m'; fi
-step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
-# Prints a command the way it would be typed (arguments with spaces quoted), then runs it.
-show() {
-    local out="" a
-    for a in "$@"; do
-        if [[ "$a" =~ [^A-Za-z0-9_./:=@%+,-] ]]; then
-            if [[ "$a" == *"'"* && "$a" != *[\"\$\`\\]* ]]; then a="\"$a\""; else a="'${a//\'/\'\\\'\'}'"; fi
-        fi
-        out+=" $a"
-    done
-    printf '%s$%s%s\n' "$bold" "$out" "$plain"
-}
-run() { show "$@"; "$@"; }
+source "$here/demo-lib.sh"
 # A command that is expected to be refused: show its exit status and go on.
 refused() {
     show "$@"
@@ -31,7 +17,6 @@ refused() {
     printf '(exit status %s, as expected)\n' "$status"
     [[ $status -ne 0 ]]
 }
-backstop() { "$backstop" "$@"; }
 sqlite() { sqlite3 -bail devchain.db "$@"; }
 
 step "A sample database of the devchain app at version 0027 (in $work)"

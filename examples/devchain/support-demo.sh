@@ -5,22 +5,7 @@ backstop=$1
 work=$2
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$work"
-bold=""; plain=""
-if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then bold=$'\e[1m'; plain=$'\e[0m'; fi
-step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
-# Prints a command the way it would be typed (arguments with spaces quoted), then runs it.
-show() {
-    local out="" a
-    for a in "$@"; do
-        if [[ "$a" =~ [^A-Za-z0-9_./:=@%+,-] ]]; then
-            if [[ "$a" == *"'"* && "$a" != *[\"\$\`\\]* ]]; then a="\"$a\""; else a="'${a//\'/\'\\\'\'}'"; fi
-        fi
-        out+=" $a"
-    done
-    printf '%s$%s%s\n' "$bold" "$out" "$plain"
-}
-run() { show "$@"; "$@"; }
-backstop() { "$backstop" "$@"; }
+source "$here/demo-lib.sh"
 
 step "Support scenario: upgrade again; then a customer reports that profile 'planner-fast' of project 1 is gone"
 run backstop migrate --yes --quiet

@@ -91,24 +91,12 @@ extension Backstop {
             abstract: "Pin a snapshot so that no prune removes it.",
             discussion: ExitStatus.helpTable)
 
-        @OptionGroup var target: TargetOptions
-        @OptionGroup var outputOptions: OutputOptions
-        @OptionGroup var lock: LockOptions
-
-        @Argument(help: "The snapshot id (or a unique prefix of at least 8 characters).")
-        var id: String
+        @OptionGroup var pin: PinArguments
 
         @Option(help: ArgumentHelp("Why it is pinned (a ticket number ...). Default: none.", valueName: "text"))
         var note: String?
 
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: false)
-            let manifest = try Pinning.setPinned(true, id: id, note: note, store: try target.openStore(resolved, create: false),
-                                                 lockWait: lock.lockWait)
-            if output.json { output.emitJSON(JSON.object(manifest)); return }
-            output.say("pinned \(manifest.id)" + (manifest.pinNote.map { " (\($0))" } ?? ""))
-        }
+        func run() throws { try pin.setPinned(true, note: note) }
     }
 
     struct UnpinCommand: ParsableCommand {
@@ -117,6 +105,13 @@ extension Backstop {
             abstract: "Remove a snapshot's pin; retention judges it again.",
             discussion: ExitStatus.helpTable)
 
+        @OptionGroup var pin: PinArguments
+
+        func run() throws { try pin.setPinned(false, note: nil) }
+    }
+
+    /// What `pin` and `unpin` share: which snapshot, and setting its pin.
+    struct PinArguments: ParsableArguments {
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var lock: LockOptions
@@ -124,13 +119,13 @@ extension Backstop {
         @Argument(help: "The snapshot id (or a unique prefix of at least 8 characters).")
         var id: String
 
-        func run() throws {
+        func setPinned(_ pinned: Bool, note: String?) throws {
             let output = outputOptions.output
             let resolved = try target.resolve(requireDatabase: false)
-            let manifest = try Pinning.setPinned(false, id: id, note: nil, store: try target.openStore(resolved, create: false),
+            let manifest = try Pinning.setPinned(pinned, id: id, note: note, store: try target.openStore(resolved, create: false),
                                                  lockWait: lock.lockWait)
             if output.json { output.emitJSON(JSON.object(manifest)); return }
-            output.say("unpinned \(manifest.id)")
+            output.say((pinned ? "pinned " : "unpinned ") + manifest.id + (manifest.pinNote.map { " (\($0))" } ?? ""))
         }
     }
 }

@@ -30,7 +30,9 @@ public enum Pruner {
         let newestPerDatabase = Set(Dictionary(grouping: snapshots, by: \.database).values.compactMap {
             $0.filter { $0.createdDate <= now }.max { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }?.id
         })
-        precondition(removed.allSatisfy { !newestPerDatabase.contains($0.id) && !$0.pinned }, "retention chose a protected snapshot")
+        if let wrong = removed.first(where: { newestPerDatabase.contains($0.id) || $0.pinned }) {
+            throw BackstopError.failed("internal error: retention chose the protected snapshot \(wrong.id); nothing was removed. Please report this.")
+        }
 
         if !dryRun {
             for manifest in removed { try store.remove(manifest) }
