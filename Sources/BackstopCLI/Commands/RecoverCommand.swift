@@ -46,6 +46,9 @@ extension Backstop {
         @Flag(help: "Print the plan; change nothing.")
         var dryRun = false
 
+        @Flag(help: "Allow a snapshot of another database as the source.")
+        var otherDatabase = false
+
         func run() throws {
             let output = outputOptions.output
             let resolved = try target.resolve()
@@ -64,7 +67,7 @@ extension Backstop {
                     try confirmation.confirm("", question: "", action: "recovering rows into the live database", output: output)
                 }
                 let preview = try Recoverer.recover(manifest, store: store, database: resolved.database, request: request,
-                                                    dryRun: true, lockWait: lock.lockWait)
+                                                    dryRun: true, lockWait: lock.lockWait, allowOtherDatabase: otherDatabase)
                 if preview.plan.rows.isEmpty && preview.plan.repoints.isEmpty {
                     emit(preview, output: output)
                     return
@@ -75,7 +78,8 @@ extension Backstop {
             }
             let bar = output.progress("recover")
             let report = try Recoverer.recover(manifest, store: store, database: resolved.database, request: request,
-                                               dryRun: dryRun, lockWait: lock.lockWait, progress: bar?.handler)
+                                               dryRun: dryRun, lockWait: lock.lockWait, allowOtherDatabase: otherDatabase,
+                                               progress: bar?.handler)
             bar?.finish()
             emit(report, output: output)
         }

@@ -87,8 +87,12 @@ final class ProgressBar {
         let width = 24
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let unit = phase == .copying ? "pages" : ""
-        let amounts = unit.isEmpty ? "\(ByteCount.format(done)) / \(ByteCount.format(total))" : "\(done) / \(total) \(unit)"
+        let amounts: String
+        switch phase {
+        case .copying: amounts = "\(done) / \(total) pages"
+        case .savingCurrentState, .checkingImage: amounts = ""
+        default: amounts = "\(ByteCount.format(done)) / \(ByteCount.format(total))"
+        }
         let line = "\r\(title): \(phase.rawValue) [\(bar)] \(Int(fraction * 100))% \(amounts)"
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
         drawn = true

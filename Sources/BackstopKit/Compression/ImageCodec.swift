@@ -66,8 +66,8 @@ public enum ImageCodec {
                            compressedSHA256: compressedHash.finalizeHex(), compressedBytes: compressedBytes)
     }
 
-    /// Hashes the compressed file without decompressing it.
-    public static func hashCompressed(path: String, progress: ProgressHandler? = nil) throws -> (sha256: String, bytes: Int64) {
+    /// SHA-256 and size of a file as stored (a compressed snapshot, or an image), read in 1 MiB pieces.
+    public static func hashFile(path: String, progress: ProgressHandler? = nil) throws -> (sha256: String, bytes: Int64) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BackstopError.posix("open", path) }
         defer { close(fd) }

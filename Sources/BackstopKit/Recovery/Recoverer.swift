@@ -98,11 +98,17 @@ public struct RecoveryReport: Sendable {
 /// Brings back rows that a snapshot holds and the live database lost, with what hangs from them,
 /// in one transaction after a `pre-recover` snapshot.
 public enum Recoverer {
+    /// With `allowOtherDatabase` false, a snapshot of another database is refused: its rows would not
+    /// belong in this one.
     public static func recover(_ snapshot: Manifest, store: SnapshotStore, database: String, request: RecoveryRequest,
                                dryRun: Bool, lockWait: TimeInterval = 30, level: Int = Snapshotter.defaultLevel,
-                               progress: PhaseProgress? = nil) throws -> RecoveryReport {
+                               allowOtherDatabase: Bool = false, progress: PhaseProgress? = nil) throws -> RecoveryReport {
         let database = FileSystem.absolute(database)
         try Database.checkIsSQLiteFile(database)
+        if snapshot.database != database && !allowOtherDatabase {
+            throw BackstopError.refused("snapshot \(snapshot.id) is of \(snapshot.database), not of \(database); nothing was changed",
+                                        hint: "add --other-database if you really mean to copy its rows into this database")
+        }
         let lock = try DatabaseLock.acquire(database, wait: lockWait)
         defer { lock.release() }
         let copy = try SnapshotCopy(snapshot, store: store, progress: progress)
@@ -119,7 +125,8 @@ public enum Recoverer {
         var options = SnapshotOptions(kind: "pre-recover", label: "before recovering \(request.table) rows from \(snapshot.id)")
         options.level = level
         options.lockWait = lockWait
-        let pre = try Snapshotter.take(database: database, store: store, options: options, progress: progress).manifest
+        let pre = try Snapshotter.take(database: database, store: store, options: options,
+                                       progress: progress.map(Restorer.asSafetySnapshot)).manifest
 
         let enforcing = (try? live.int("PRAGMA foreign_keys")) == 1
         try live.execute("PRAGMA foreign_keys = OFF")

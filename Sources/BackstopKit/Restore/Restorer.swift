@@ -63,8 +63,10 @@ public enum Restorer {
         let livePageSize = live.pageSize
         var converted = false
         do {
+            progress?(.checkingImage, 0, 1)
             let image = try Database(path: imagePath, mode: .readWrite)
             let problems = try image.integrityProblems(quick: true)
+            progress?(.checkingImage, 1, 1)
             guard problems.isEmpty else {
                 throw BackstopError.verificationFailed(id: manifest.id, reason: "PRAGMA quick_check failed: \(problems.prefix(3).joined(separator: "; "))")
             }
@@ -93,7 +95,7 @@ public enum Restorer {
         preOptions.level = options.level
         preOptions.lockWait = options.lockWait
         let pre = try Snapshotter.takeLocked(database: database, store: store, options: preOptions,
-                                             progress: progress).manifest
+                                             progress: progress.map(Restorer.asSafetySnapshot)).manifest
 
         // 4. Replace every page in one transaction.
         let image = try Database(path: imagePath, mode: .readOnly)
@@ -110,6 +112,14 @@ public enum Restorer {
         if liveIsWAL { try? live.execute("PRAGMA wal_checkpoint(PASSIVE)") }
         return RestoreReport(restored: manifest, preRestore: pre, target: database,
                              durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: converted)
+    }
+
+    /// Reports a safety snapshot's two phases (copy, then compress) as one, in thousandths.
+    static func asSafetySnapshot(_ progress: @escaping PhaseProgress) -> PhaseProgress {
+        { phase, done, total in
+            let fraction = total > 0 ? Double(done) / Double(total) : 0
+            progress(.savingCurrentState, Int64((phase == .copying ? fraction : 1 + fraction) * 500), 1000)
+        }
     }
 
     /// Writes the snapshot's exact image to a new database file at `path`. Refuses to replace an

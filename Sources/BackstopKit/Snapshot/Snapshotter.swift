@@ -39,6 +39,10 @@ public enum Phase: String, Sendable {
     case checking = "checking"
     case decompressing = "decompressing"
     case restoring = "restoring"
+    /// The safety snapshot taken before a restore or recovery (progress in thousandths).
+    case savingCurrentState = "saving the current state first"
+    /// `PRAGMA quick_check` on an image about to be restored (0 of 1, then 1 of 1).
+    case checkingImage = "checking the image"
 }
 
 public typealias PhaseProgress = (_ phase: Phase, _ done: Int64, _ total: Int64) -> Void
@@ -81,8 +85,7 @@ public enum Snapshotter {
 
         // 2. With --if-changed, compare with the newest snapshot of this database.
         if options.ifChanged, let newest = try store.snapshots(ofDatabase: database).last {
-            let hash = try hashFile(imagePath)
-            if hash == newest.sha256 { return .unchanged(newest) }
+            if try ImageCodec.hashFile(path: imagePath).sha256 == newest.sha256 { return .unchanged(newest) }
         }
 
         // 3. Compress on all cores, checksumming both sides.
@@ -173,10 +176,6 @@ public enum Snapshotter {
         progress?(.copying, Int64(pageCount), Int64(pageCount))
         return CopyResult(takenAt: takenAt, pageSize: pageSize, pageCount: pageCount, schemaVersion: schemaVersion,
                           journalMode: journalMode)
-    }
-
-    static func hashFile(_ path: String) throws -> String {
-        try ImageCodec.hashCompressed(path: path).sha256
     }
 
     /// Removes a temporary database and any journal files SQLite left beside it.

@@ -27,7 +27,7 @@ public enum Verifier {
         }
         if !deep {
             do {
-                let hashed = try ImageCodec.hashCompressed(path: dataPath, progress: progress.map { p in { p(.checking, $0, $1) } })
+                let hashed = try ImageCodec.hashFile(path: dataPath, progress: progress.map { p in { p(.checking, $0, $1) } })
                 if hashed.sha256 != manifest.compressedSha256 {
                     result.problems.append("the file's SHA-256 does not match the manifest (the file changed or is damaged)")
                 }

@@ -124,7 +124,7 @@ final class RecoveryTests: BackstopTestCase {
     func testAPredicateCanOnlyReadTheSnapshotCopy() throws {
         try execute(db, "DELETE FROM tag_uses WHERE id = 3")
         let liveBefore = try contentDigest(db)
-        let snapshotBefore = try ImageCodec.hashCompressed(path: store.dataPath(snapshot)).sha256
+        let snapshotBefore = try ImageCodec.hashFile(path: store.dataPath(snapshot)).sha256
         for predicate in ["1); DROP TABLE orders; --", "1) UNION SELECT 1; DELETE FROM customers; --",
                           "id = (SELECT count(*) FROM pragma_table_info('orders')); DROP TABLE customers"] {
             XCTAssertThrowsError(try recover("tag_uses", predicate), predicate) { error in
@@ -133,7 +133,7 @@ final class RecoveryTests: BackstopTestCase {
             }
         }
         XCTAssertEqual(try contentDigest(db), liveBefore)
-        XCTAssertEqual(try ImageCodec.hashCompressed(path: store.dataPath(snapshot)).sha256, snapshotBefore)
+        XCTAssertEqual(try ImageCodec.hashFile(path: store.dataPath(snapshot)).sha256, snapshotBefore)
         XCTAssertEqual(try store.scan().snapshots.count, 1)
         // A predicate that reads other snapshot tables is fine: it reads the copy, not the live database.
         try execute(db, "DELETE FROM customers WHERE id = 5 AND 0")
@@ -207,6 +207,18 @@ final class RecoveryTests: BackstopTestCase {
         XCTAssertEqual(try contentDigest(db), before)
         XCTAssertEqual(try store.scan().snapshots.count, 1)
         XCTAssertEqual(try FileSystem.listDirectory(store.path).filter { $0.hasPrefix(".tmp") }, [], "the private copy is removed")
+    }
+
+    func testASnapshotOfAnotherDatabaseIsRefusedUnlessAsked() throws {
+        let other = try makeDatabase("other.db", rows: 3)
+        let before = try contentDigest(other)
+        var request = RecoveryRequest(table: "customers", predicate: "1")
+        request.children = true
+        XCTAssertThrowsError(try Recoverer.recover(snapshot, store: store, database: other, request: request, dryRun: true)) { error in
+            guard case BackstopError.refused(let message, _) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("is of \(db!), not of \(other)"), message)
+        }
+        XCTAssertEqual(try contentDigest(other), before)
     }
 
     func testDiffCountsDeletedInsertedChangedAndSchemaChanges() throws {
