@@ -19,13 +19,43 @@ public enum ImageCodec {
     public static let blockSize = 1 << 20
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
+    /// Where an image to compress is read from.
+    public enum Source {
+        /// A file no SQLite connection of this process has open (a private copy).
+        case file(String)
+        /// The main file of an open connection, `bytes` long, read through SQLite's own file handle
+        /// (a descriptor of our own would drop SQLite's locks when closed).
+        case database(Database, bytes: Int64)
+    }
+
     /// Compresses the file at `imagePath` into `output` (an open, empty file descriptor).
     public static func compress(imagePath: String, to output: Int32, outputPath: String, level: Int,
                                 workers: Int = defaultWorkers, progress: ProgressHandler? = nil) throws -> ImageDigest {
-        let input = open(imagePath, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw BackstopError.posix("open", imagePath) }
-        defer { close(input) }
-        let total = FileSystem.size(imagePath) ?? 0
+        try compress(.file(imagePath), to: output, outputPath: outputPath, level: level, workers: workers, progress: progress)
+    }
+
+    /// Compresses an image into `output` (an open, empty file descriptor).
+    public static func compress(_ source: Source, to output: Int32, outputPath: String, level: Int,
+                                workers: Int = defaultWorkers, progress: ProgressHandler? = nil) throws -> ImageDigest {
+        let total: Int64
+        let read: (UnsafeMutableRawBufferPointer, Int64) throws -> Int
+        var input: Int32 = -1
+        defer { if input >= 0 { close(input) } }
+        switch source {
+        case .file(let imagePath):
+            input = open(imagePath, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else { throw BackstopError.posix("open", imagePath) }
+            total = FileSystem.size(imagePath) ?? 0
+            let fd = input
+            read = { buffer, offset in try readFully(fd, buffer, at: offset, path: imagePath) }
+        case .database(let database, let bytes):
+            total = bytes
+            read = { buffer, offset in
+                let count = Int(max(0, min(Int64(buffer.count), bytes - offset)))
+                if count > 0 { try database.readFile(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset) }
+                return count
+            }
+        }
         let imageHash = SHA256Hasher()
         let compressedHash = SHA256Hasher()
         var offset: Int64 = 0
@@ -37,7 +67,7 @@ public enum ImageCodec {
             makeContext: { GzipMemberCompressor(level: level) },
             produce: { () throws -> [UInt8]? in
                 var block = [UInt8](repeating: 0, count: blockSize)
-                let n = try block.withUnsafeMutableBytes { try readFully(input, $0, at: offset, path: imagePath) }
+                let n = try block.withUnsafeMutableBytes { try read($0, offset) }
                 guard n > 0 else { return nil }
                 if n < blockSize { block.removeLast(blockSize - n) }
                 offset += Int64(n)

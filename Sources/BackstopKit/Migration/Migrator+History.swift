@@ -60,16 +60,18 @@ extension Migrator {
         }
         try options.confirm?(plan)
         var snapshot: Manifest?
-        if options.snapshot {
-            options.events?(.snapshotting)
-            var snapshotOptions = SnapshotOptions(kind: "pre-down", label: "before going down to \(version)")
-            snapshotOptions.level = options.level
-            snapshotOptions.lockWait = options.lockWait
-            snapshot = try Snapshotter.take(database: database, store: try openStore(), options: snapshotOptions,
-                                            progress: options.snapshotProgress).manifest
-        }
+        let store = options.snapshot ? try openStore() : nil
         let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
         let steps = try Migrator.inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: false, events: options.events) {
+            // Inside the write transaction: the snapshot is exactly the state the run starts from.
+            if let store {
+                options.events?(.snapshotting)
+                var snapshotOptions = SnapshotOptions(kind: "pre-down", label: "before going down to \(version)")
+                snapshotOptions.level = options.level
+                snapshotOptions.lockWait = options.lockWait
+                snapshot = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
+                                                progress: options.snapshotProgress).manifest
+            }
             var steps: [MigrationStep] = []
             for (index, file) in files.enumerated() {
                 options.events?(.applying(file, index: index, count: files.count))

@@ -129,19 +129,23 @@ public final class Migrator {
             return try rehearse(plan, options: options, started: started)
         }
 
+        // The snapshot is taken inside the run's write transaction: no other write can land between it
+        // and the run, so it is exactly the state the run started from.
         var snapshot: Manifest?
-        if options.snapshot {
+        let store = options.snapshot ? try openStore() : nil
+        let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
+        let steps = try Migrator.apply(plan, on: db, events: options.events, rehearsal: false) {
+            guard let store else { return nil }
             options.events?(.snapshotting)
             var snapshotOptions = SnapshotOptions(kind: "pre-migration",
                                                   label: "before migrating to \(plan.toVersion.map(String.init) ?? "?")")
             snapshotOptions.level = options.level
             snapshotOptions.lockWait = options.lockWait
             snapshotOptions.migrations = plan.migrations.map(\.version)
-            snapshot = try Snapshotter.take(database: database, store: try openStore(), options: snapshotOptions,
+            snapshot = try Snapshotter.take(database: self.database, store: store, options: snapshotOptions,
                                             progress: options.snapshotProgress).manifest
+            return snapshot?.id
         }
-        let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
-        let steps = try Migrator.apply(plan, on: db, snapshotID: snapshot?.id, events: options.events, rehearsal: false)
         return MigrationReport(plan: plan, steps: steps, snapshot: snapshot, dryRun: false, tableCounts: [],
                                durationMs: Int64(Date().timeIntervalSince(started) * 1000))
     }
@@ -154,7 +158,7 @@ public final class Migrator {
         let copy = try Database(path: copyPath, mode: .readWrite)
         try copy.execute("PRAGMA journal_mode = DELETE")
         let before = try Migrator.tableCounts(copy)
-        let steps = try Migrator.apply(plan, on: copy, snapshotID: nil, events: options.events, rehearsal: true)
+        let steps = try Migrator.apply(plan, on: copy, events: options.events, rehearsal: true) { nil }
         let after = try Migrator.tableCounts(copy)
         let names = Set(before.keys).union(after.keys).filter { $0 != MigrationHistory.table }.sorted()
         let counts = names.map { TableCount(table: $0, before: before[$0], after: after[$0]) }
@@ -186,10 +190,12 @@ public final class Migrator {
     /// Applies `plan` on `db` in one transaction: for each migration its preconditions, SQL,
     /// postconditions and history row; then `PRAGMA foreign_key_check`; then COMMIT. Foreign-key
     /// enforcement is off for the run (it is a no-op inside a transaction) and restored afterwards.
-    static func apply(_ plan: MigrationPlan, on db: Database, snapshotID: String?,
-                      events: ((MigrationEvent) -> Void)?, rehearsal: Bool) throws -> [MigrationStep] {
+    /// `takeSnapshot` runs first inside the transaction and returns the id of the snapshot to record.
+    static func apply(_ plan: MigrationPlan, on db: Database, events: ((MigrationEvent) -> Void)?, rehearsal: Bool,
+                      takeSnapshot: () throws -> String?) throws -> [MigrationStep] {
         let appliedAt = Timestamp.rfc3339(Date())
         return try inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: rehearsal, events: events) {
+            let snapshotID = try takeSnapshot()
             try MigrationHistory.ensureTable(db)
             var steps: [MigrationStep] = []
             for (index, migration) in plan.migrations.enumerated() {

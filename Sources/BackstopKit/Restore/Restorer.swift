@@ -59,8 +59,11 @@ public enum Restorer {
         try Verifier.checkedImage(manifest, in: store, to: imagePath, progress: progress)
 
         let live = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
-        let liveIsWAL = live.journalMode == "wal"
+        let liveJournalMode = live.journalMode
+        let liveIsWAL = liveJournalMode == "wal"
         let livePageSize = live.pageSize
+        // Read now: only a migration changes it, and migrations need the database lock this run holds.
+        let liveSchemaVersion = try SchemaVersion.read(from: live)
         var converted = false
         do {
             progress?(.checkingImage, 0, 1)
@@ -90,16 +93,43 @@ public enum Restorer {
             try beforeChange(reader)
         }
 
-        // 3. A snapshot of the current state, so that the restore itself can be undone.
+        // 3. Take the live database's write lock: the backup API opens the destination's write transaction
+        //    on its first step and keeps it until the copy is done, so a step of zero pages takes the lock
+        //    and copies nothing. From here to the commit no other write can land, so no write can fall
+        //    between the pre-restore snapshot and the restore (other writers wait within their busy timeout).
+        let image = try Database(path: imagePath, mode: .readOnly)
+        let backup = try Backup(from: image, to: live)
+        do {
+            _ = try backup.step(pages: 0, busyDeadline: Date().addingTimeInterval(options.lockWait))
+        } catch let error as SQLiteError where error.isBusy {
+            throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy",
+                                       waited: options.lockWait)
+        }
+
+        // 4. A snapshot of the current state, so that the restore itself can be undone. If it fails, the
+        //    unfinished backup is rolled back when it is released: nothing changed.
         var preOptions = SnapshotOptions(kind: "pre-restore", label: "before restoring \(manifest.id)")
         preOptions.level = options.level
         preOptions.lockWait = options.lockWait
-        let pre = try Snapshotter.takeLocked(database: database, store: store, options: preOptions,
-                                             progress: progress.map(Restorer.asSafetySnapshot)).manifest
+        let safetyProgress = progress.map(Restorer.asSafetySnapshot)
+        let pre: Manifest
+        if liveIsWAL {
+            // WAL: readers still read while the write lock is held; copy through another connection.
+            pre = try Snapshotter.takeLocked(database: database, store: store, options: preOptions, progress: safetyProgress).manifest
+        } else {
+            // Rollback journal: the backup holds the exclusive lock and has written nothing, so the file on
+            // disk is exactly the committed state; it is the image, read through the live connection's own
+            // file handle.
+            guard let size = FileSystem.size(database), size % Int64(livePageSize) == 0 else {
+                throw BackstopError.failed("\(database) is not a whole number of \(livePageSize)-byte pages; nothing was changed")
+            }
+            let copy = Snapshotter.CopyResult(takenAt: Date(), pageSize: livePageSize, pageCount: Int(size / Int64(livePageSize)),
+                                              schemaVersion: liveSchemaVersion, journalMode: liveJournalMode)
+            pre = try Snapshotter.storeImage(.database(live, bytes: size), copy: copy, of: database, store: store,
+                                             options: preOptions, started: Date(), progress: safetyProgress)
+        }
 
-        // 4. Replace every page in one transaction.
-        let image = try Database(path: imagePath, mode: .readOnly)
-        let backup = try Backup(from: image, to: live)
+        // 5. Replace every page; the commit makes it all visible at once.
         progress?(.restoring, 0, Int64(manifest.dbBytes))
         do {
             _ = try backup.step(pages: -1, busyDeadline: Date().addingTimeInterval(options.lockWait))

@@ -38,7 +38,10 @@ public final class Database {
 
     deinit { sqlite3_close_v2(handle) }
 
-    /// Checks that `path` is an existing, non-empty file that starts with SQLite's header.
+    /// Checks that `path` is an existing, non-empty SQLite database, without creating anything.
+    ///
+    /// The file is never opened with a descriptor of our own: closing any descriptor of a file drops
+    /// every POSIX lock this process holds on it, including SQLite's. SQLite's own VFS reads the header.
     public static func checkIsSQLiteFile(_ path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
@@ -50,14 +53,33 @@ public final class Database {
         guard info.st_size > 0 else {
             throw BackstopError.notADatabase(path: path, reason: "the file is empty")
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BackstopError.notADatabase(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
+        var db: OpaquePointer?
+        defer { sqlite3_close_v2(db) }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db else {
+            throw BackstopError.notADatabase(path: path, reason: "SQLite cannot open it")
+        }
+        sqlite3_busy_timeout(db, 5000)
         var header = [UInt8](repeating: 0, count: 16)
-        let n = read(fd, &header, 16)
-        guard n == 16, header == Array("SQLite format 3\0".utf8) else {
+        let code = header.withUnsafeMutableBytes { Database.readThroughSQLite(db, into: $0, at: 0) }
+        guard code == SQLITE_OK, header == Array("SQLite format 3\0".utf8) else {
             throw BackstopError.notADatabase(path: path, reason: "the file does not start with SQLite's header")
         }
+    }
+
+    /// Reads bytes of the main database file through SQLite's own file handle (never a descriptor of
+    /// our own, which would drop SQLite's locks when closed). Bytes past the end read as zeros.
+    static func readThroughSQLite(_ db: OpaquePointer, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Int32 {
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        guard sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK, let file,
+              let methods = file.pointee.pMethods, let xRead = methods.pointee.xRead else { return SQLITE_ERROR }
+        let code = xRead(file, buffer.baseAddress, Int32(buffer.count), sqlite3_int64(offset))
+        return code == SQLITE_IOERR | (2 << 8) ? SQLITE_OK : code   // SQLITE_IOERR_SHORT_READ: zero-filled
+    }
+
+    /// Reads bytes of this connection's main database file as they are on disk (see ``readThroughSQLite``).
+    func readFile(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        let code = Database.readThroughSQLite(handle, into: buffer, at: offset)
+        guard code == SQLITE_OK else { throw SQLiteError.from(handle, code: code) }
     }
 
     // MARK: - Running SQL

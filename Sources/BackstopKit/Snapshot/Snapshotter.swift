@@ -87,7 +87,14 @@ public enum Snapshotter {
         if options.ifChanged, let newest = try store.snapshots(ofDatabase: database).last {
             if try ImageCodec.hashFile(path: imagePath).sha256 == newest.sha256 { return .unchanged(newest) }
         }
+        return .created(try storeImage(.file(imagePath), copy: copy, of: database, store: store, options: options,
+                                       started: started, progress: progress))
+    }
 
+    /// Compresses a consistent image of `database` into the store and commits it: the data file under a
+    /// fresh id, then the manifest. The caller holds the store's lock and keeps `imagePath` unchanged.
+    static func storeImage(_ image: ImageCodec.Source, copy: CopyResult, of database: String, store: SnapshotStore,
+                           options: SnapshotOptions, started: Date, progress: PhaseProgress?) throws -> Manifest {
         // 3. Compress on all cores, checksumming both sides.
         let compressedPath = store.temporaryPath(for: "sqlite.gz")
         defer { unlink(compressedPath) }
@@ -95,7 +102,7 @@ public enum Snapshotter {
         let digest: ImageDigest
         do {
             defer { close(fd) }
-            digest = try ImageCodec.compress(imagePath: imagePath, to: fd, outputPath: compressedPath, level: options.level,
+            digest = try ImageCodec.compress(image, to: fd, outputPath: compressedPath, level: options.level,
                                              workers: options.workers,
                                              progress: progress.map { p in { p(.compressing, $0, $1) } })
             guard fsync(fd) == 0 else { throw BackstopError.posix("flush", compressedPath) }
@@ -133,7 +140,7 @@ public enum Snapshotter {
             unlink((store.path as NSString).appendingPathComponent(manifest.file))
             throw error
         }
-        return .created(manifest)
+        return manifest
     }
 
     struct CopyResult {

@@ -202,3 +202,22 @@ final class SnapshotTests: BackstopTestCase {
         XCTAssertEqual(try takeSnapshot(db, store: store).manifest.schemaVersion, 28)
     }
 }
+
+/// Backstop runs inside apps too: it must never drop the app's SQLite locks. (Closing any descriptor of a
+/// file drops every POSIX lock the process holds on it, so Backstop never opens the database itself.)
+final class InProcessLockTests: BackstopTestCase {
+    func testSnapshottingInsideAnAppKeepsTheAppsLocks() throws {
+        let db = try makeDatabase(rows: 100, journalMode: "delete")
+        let app = try Database(path: db, mode: .readWrite)
+        try app.execute("BEGIN IMMEDIATE; INSERT INTO items(name) VALUES ('app, uncommitted')")
+        let store = try SnapshotStore(path: path("store"), create: true)
+        _ = try Snapshotter.take(database: db, store: store, options: SnapshotOptions())
+        try Database.checkIsSQLiteFile(db)
+        // Another process still cannot write: the app's lock held.
+        let other = try run("/usr/bin/sqlite3", [db, ".timeout 200", "INSERT INTO items(name) VALUES ('other process')"])
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue(other.stderr.contains("database is locked"), other.stderr)
+        try app.execute("COMMIT")
+        XCTAssertEqual(try count(db), 101)
+    }
+}
