@@ -116,23 +116,32 @@ public enum Recoverer {
         try live.attach(copy.path, as: "snap")
         defer { try? live.execute("DETACH DATABASE snap") }
 
-        let plan = try makePlan(snapshot, copy: copy, live: live, database: database, request: request)
-        try checkClashes(plan, live: live)
-        if dryRun || (plan.rows.isEmpty && plan.repoints.isEmpty) {
-            return RecoveryReport(plan: plan, preRecover: nil, dryRun: dryRun)
+        if dryRun {
+            let plan = try makePlan(snapshot, copy: copy, live: live, database: database, request: request)
+            try checkClashes(plan, live: live)
+            return RecoveryReport(plan: plan, preRecover: nil, dryRun: true)
         }
 
-        var options = SnapshotOptions(kind: "pre-recover", label: "before recovering \(request.table) rows from \(snapshot.id)")
-        options.level = level
-        options.lockWait = lockWait
-        let pre = try Snapshotter.take(database: database, store: store, options: options,
-                                       progress: progress.map(Restorer.asSafetySnapshot)).manifest
-
+        // One write transaction from planning to commit: the plan, the pre-recover snapshot and the change
+        // all see the same state, and no other write lands in between.
         let enforcing = (try? live.int("PRAGMA foreign_keys")) == 1
         try live.execute("PRAGMA foreign_keys = OFF")
         defer { if enforcing { try? live.execute("PRAGMA foreign_keys = ON") } }
         try live.execute("BEGIN IMMEDIATE")
+        let plan: RecoveryPlan
+        let pre: Manifest
         do {
+            plan = try makePlan(snapshot, copy: copy, live: live, database: database, request: request)
+            try checkClashes(plan, live: live)
+            if plan.rows.isEmpty && plan.repoints.isEmpty {
+                try live.execute("ROLLBACK")
+                return RecoveryReport(plan: plan, preRecover: nil, dryRun: false)
+            }
+            var options = SnapshotOptions(kind: "pre-recover", label: "before recovering \(request.table) rows from \(snapshot.id)")
+            options.level = level
+            options.lockWait = lockWait
+            pre = try Snapshotter.take(database: database, store: store, options: options,
+                                       progress: progress.map(Restorer.asSafetySnapshot)).manifest
             for row in plan.rows {
                 let sql = "INSERT INTO main.\(quoteIdentifier(row.table)) (\(columnList(row.columns))) VALUES (\(row.columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))"
                 do { try live.prepare(sql).all(row.values) } catch let error as SQLiteError where error.isConstraint {
