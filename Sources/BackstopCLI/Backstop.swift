@@ -14,12 +14,18 @@ public struct Backstop: ParsableCommand {
         \(ExitStatus.helpTable)
         """,
         version: BackstopVersion.current,
-        subcommands: [
-            SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self,
-            StatusCommand.self, CheckCommand.self, MigrateCommand.self, HistoryCommand.self, RollbackCommand.self,
-            DownCommand.self, BaselineCommand.self, NewCommand.self,
-            PruneCommand.self, PinCommand.self, UnpinCommand.self, PolicyCommand.self,
-            DiffCommand.self, RecoverCommand.self,
+        groupedSubcommands: [
+            CommandGroup(name: "Snapshots", subcommands: [
+                SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self,
+            ]),
+            CommandGroup(name: "Migrations", subcommands: [
+                StatusCommand.self, CheckCommand.self, MigrateCommand.self, HistoryCommand.self, RollbackCommand.self,
+                DownCommand.self, BaselineCommand.self, NewCommand.self,
+            ]),
+            CommandGroup(name: "Retention", subcommands: [
+                PruneCommand.self, PinCommand.self, UnpinCommand.self, PolicyCommand.self,
+            ]),
+            CommandGroup(name: "Row-level recovery", subcommands: [DiffCommand.self, RecoverCommand.self]),
         ])
 
     public init() {}

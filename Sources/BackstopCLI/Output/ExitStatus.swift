@@ -21,9 +21,9 @@ public enum ExitStatus: Int32, CaseIterable {
         case .notFound: return "snapshot (or store) not found"
         case .verificationFailed: return "verification failed: a corrupt or truncated snapshot"
         case .locked: return "the store or database is locked by another run (after --lock-wait)"
-        case .refused: return "refused for safety (would overwrite, needs --yes, other database); nothing changed"
-        case .checkFailed: return "refused by a check before starting (guard, drift problems); nothing changed"
-        case .migrationFailed: return "a migration failed (SQL, precondition, postcondition, foreign keys); the run was rolled back"
+        case .refused: return "refused for safety (would overwrite, needs --yes); nothing changed"
+        case .checkFailed: return "refused by a check (guard, drift) before starting; nothing changed"
+        case .migrationFailed: return "a migration failed; the whole run was rolled back"
         }
     }
 
