@@ -72,9 +72,13 @@ struct ConfirmOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Do not ask for confirmation (required when standard input is not a terminal).")
     var yes = false
 
-    /// Shows `description` and asks, or requires --yes when nobody can be asked. Throws `refused` otherwise.
+    /// Shows `description` (also with --yes, so the warning is always seen), then asks, or requires --yes
+    /// when nobody can be asked. Throws `refused` otherwise.
     func confirm(_ description: String, question: String, action: String, output: Output) throws {
-        if yes { return }
+        if yes {
+            if !description.isEmpty { output.note(description) }
+            return
+        }
         guard Output.stdinIsTerminal else {
             throw BackstopError.refused("\(action) needs confirmation; nothing was changed",
                                         hint: "add --yes to confirm (standard input is not a terminal, so Backstop cannot ask)")
