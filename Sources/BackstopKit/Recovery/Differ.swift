@@ -69,11 +69,14 @@ public enum Differ {
             newerPath = otherCopy!.path
             againstName = manifest.id
         }
-        let db = try Database(path: newerPath, mode: .readOnly)
-        try db.execute("PRAGMA query_only = ON")
-        try db.attach(old.path, as: "snap")
-        defer { try? db.execute("DETACH DATABASE snap") ; _ = otherCopy }
-        return try diff(db, snapshot: snapshot, against: againstName, table: table, rowLimit: rowLimit)
+        // The copies delete their files when released: keep them alive while SQLite reads them.
+        return try withExtendedLifetime((old, otherCopy)) {
+            let db = try Database(path: newerPath, mode: .readOnly)
+            try db.execute("PRAGMA query_only = ON")
+            try db.attach(old.path, as: "snap")
+            defer { try? db.execute("DETACH DATABASE snap") }
+            return try diff(db, snapshot: snapshot, against: againstName, table: table, rowLimit: rowLimit)
+        }
     }
 
     /// Diffs `snap` (attached) against `main` on one connection.

@@ -112,6 +112,8 @@ public enum Recoverer {
         let lock = try DatabaseLock.acquire(database, wait: lockWait)
         defer { lock.release() }
         let copy = try SnapshotCopy(snapshot, store: store, progress: progress)
+        // The copy deletes its file when released: keep it alive while SQLite reads it.
+        defer { withExtendedLifetime(copy) {} }
         let live = try Database(path: database, mode: .readWrite, busyTimeout: lockWait)
         try live.attach(copy.path, as: "snap")
         defer { try? live.execute("DETACH DATABASE snap") }

@@ -103,22 +103,21 @@ public enum Retention {
         }
 
         // The size cap: the oldest snapshots that are not protected go first.
+        var overCap: [String: String] = [:]
         if let cap = policy.maxTotalSize {
             var total = sorted.filter { reasons[$0.id] != nil }.reduce(Int64(0)) { $0 + $1.bytes }
             for item in sorted.reversed() where total > cap && reasons[item.id] != nil && !protected.contains(item.id) {
-                let why = reasons[item.id]!.joined(separator: ", ")
-                reasons[item.id] = nil
-                reasons["removed:" + item.id] = ["over max_total_size \(policy.maxTotalSizeText ?? String(cap)) (was kept by: \(why))"]
+                overCap[item.id] = "over max_total_size \(policy.maxTotalSizeText ?? String(cap)) (was kept by: \(reasons[item.id]!.joined(separator: ", ")))"
                 total -= item.bytes
             }
         }
 
         var result = RetentionResult(keep: [], remove: [], warnings: warnings)
         for item in sorted {
-            if let why = reasons[item.id] {
+            if let why = reasons[item.id], overCap[item.id] == nil {
                 result.keep.append(RetentionVerdict(item: item, reasons: why))
             } else {
-                result.remove.append(RetentionVerdict(item: item, reasons: reasons["removed:" + item.id] ?? ["not kept by any rule"]))
+                result.remove.append(RetentionVerdict(item: item, reasons: [overCap[item.id] ?? "not kept by any rule"]))
             }
         }
         return result
