@@ -1,0 +1,68 @@
+import Foundation
+
+extension Migrator {
+    /// Runs the `down` sections of every applied migration above `version`, newest first, in one
+    /// transaction, after a `pre-down` snapshot. Refuses if any of them lacks a `down` section.
+    @discardableResult
+    public func down(to version: Int64, options: Options = Options()) throws -> MigrationReport {
+        let started = Date()
+        let lock = try DatabaseLock.acquire(database, wait: options.lockWait)
+        defer { lock.release() }
+        let reader = try Database(path: database, mode: .readOnly, busyTimeout: options.lockWait)
+        if !options.ignoreGuard { try Guard.enforce(directory.guardQueries, on: reader, action: "down migration") }
+        let history = try MigrationHistory.read(reader)
+        let toUndo = history.filter { $0.version > version }.sorted { ($0.version, $0.name) > ($1.version, $1.name) }
+        var files: [MigrationFile] = []
+        var lacking: [String] = []
+        for entry in toUndo {
+            if entry.kind == "baseline" { lacking.append("\(entry.version) (adopted with baseline, never run)"); continue }
+            guard let file = directory.files.first(where: { $0.version == entry.version && $0.name == entry.name }) else {
+                lacking.append("\(entry.version)_\(entry.name) (its file is gone)")
+                continue
+            }
+            if file.down == nil { lacking.append("\(file.fileName) (no -- backstop:down section)") } else { files.append(file) }
+        }
+        if !lacking.isEmpty {
+            throw BackstopError.refused("cannot go down to \(version): " + lacking.joined(separator: ", ") + "; nothing was changed",
+                                        hint: "restore is the primary way back: 'backstop rollback --to \(version)'")
+        }
+        let plan = MigrationPlan(database: database, fromVersion: history.map(\.version).max(), migrations: files)
+        guard !files.isEmpty else {
+            return MigrationReport(plan: plan, steps: [], snapshot: nil, dryRun: false, tableCounts: [], durationMs: 0)
+        }
+        try options.confirm?(plan)
+        var snapshot: Manifest?
+        let store = options.snapshot ? try openStore() : nil
+        let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
+        let steps = try Migrator.inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: false, events: options.events) {
+            // Inside the write transaction: the snapshot is exactly the state the run starts from.
+            if let store {
+                options.events?(.snapshotting)
+                var snapshotOptions = SnapshotOptions(kind: "pre-down", label: "before going down to \(version)")
+                snapshotOptions.level = options.level
+                snapshotOptions.lockWait = options.lockWait
+                snapshot = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
+                                                progress: options.snapshotProgress).manifest
+            }
+            var steps: [MigrationStep] = []
+            for (index, file) in files.enumerated() {
+                options.events?(.applying(file, index: index, count: files.count))
+                let begin = Date()
+                let changesBefore = db.totalChanges
+                try Migrator.runStatements(file.down ?? [], on: db) { statement, message in
+                    MigrationFailure(migration: file.displayName, file: file.path, phase: .down, statement: statement,
+                                     message: message, rows: nil, versionBefore: plan.fromVersion)
+                }
+                let step = MigrationStep(version: file.version, name: file.name,
+                                         durationMs: Int64(Date().timeIntervalSince(begin) * 1000),
+                                         rowsChanged: db.totalChanges - changesBefore)
+                try MigrationHistory.remove(db, version: file.version, name: file.name)
+                steps.append(step)
+                options.events?(.applied(step))
+            }
+            return steps
+        }
+        return MigrationReport(plan: plan, steps: steps, snapshot: snapshot, dryRun: false, tableCounts: [],
+                               durationMs: Int64(Date().timeIntervalSince(started) * 1000))
+    }
+}
