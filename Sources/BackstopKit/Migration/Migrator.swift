@@ -226,25 +226,19 @@ public final class Migrator {
     /// `PRAGMA foreign_key_check` before COMMIT, and rolls back on any error.
     static func inRunTransaction<T>(_ db: Database, versionBefore: Int64?, rehearsal: Bool,
                                     events: ((MigrationEvent) -> Void)?, _ body: () throws -> T) throws -> T {
-        let enforcing = (try? db.int("PRAGMA foreign_keys")) == 1
-        try db.execute("PRAGMA foreign_keys = OFF")
-        defer { if enforcing { try? db.execute("PRAGMA foreign_keys = ON") } }
-        try db.execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            events?(.checkingForeignKeys)
-            let violations = try Checks.run(SQLStatement(sql: "PRAGMA foreign_key_check", line: 0), on: db)
-            if !violations.isEmpty {
-                throw BackstopError.migrationFailed(MigrationFailure(
-                    migration: nil, file: nil, phase: .foreignKeyCheck, statement: nil,
-                    message: "each row names a table, the rowid of a row whose foreign key points at nothing, the parent table, and the key's index",
-                    rows: violations, versionBefore: versionBefore, rehearsal: rehearsal))
+        try db.withoutForeignKeyEnforcement {
+            try db.inTransaction {
+                let result = try body()
+                events?(.checkingForeignKeys)
+                let violations = try Checks.run(SQLStatement(sql: "PRAGMA foreign_key_check", line: 0), on: db)
+                if !violations.isEmpty {
+                    throw BackstopError.migrationFailed(MigrationFailure(
+                        migration: nil, file: nil, phase: .foreignKeyCheck, statement: nil,
+                        message: "each row names a table, the rowid of a row whose foreign key points at nothing, the parent table, and the key's index",
+                        rows: violations, versionBefore: versionBefore, rehearsal: rehearsal))
+                }
+                return result
             }
-            try db.execute("COMMIT")
-            return result
-        } catch {
-            if db.isInTransaction { try? db.execute("ROLLBACK") }
-            throw error
         }
     }
 

@@ -126,48 +126,39 @@ public enum Recoverer {
 
         // One write transaction from planning to commit: the plan, the pre-recover snapshot and the change
         // all see the same state, and no other write lands in between.
-        let enforcing = (try? live.int("PRAGMA foreign_keys")) == 1
-        try live.execute("PRAGMA foreign_keys = OFF")
-        defer { if enforcing { try? live.execute("PRAGMA foreign_keys = ON") } }
-        try live.execute("BEGIN IMMEDIATE")
-        let plan: RecoveryPlan
-        let pre: Manifest
-        do {
-            plan = try makePlan(snapshot, copy: copy, live: live, database: database, request: request)
-            try checkClashes(plan, live: live)
-            if plan.rows.isEmpty && plan.repoints.isEmpty {
-                try live.execute("ROLLBACK")
-                return RecoveryReport(plan: plan, preRecover: nil, dryRun: false)
-            }
-            var options = SnapshotOptions(kind: "pre-recover", label: "before recovering \(request.table) rows from \(snapshot.id)")
-            options.level = level
-            options.lockWait = lockWait
-            pre = try Snapshotter.take(database: database, store: store, options: options,
-                                       progress: progress.map(Restorer.asSafetySnapshot)).manifest
-            for row in plan.rows {
-                let sql = "INSERT INTO main.\(quoteIdentifier(row.table)) (\(columnList(row.columns))) VALUES (\(row.columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))"
-                do { try live.prepare(sql).all(row.values) } catch let error as SQLiteError where error.isConstraint {
-                    throw BackstopError.refused("recovering \(row.label) failed: \(error.message); nothing was changed", hint: "see 'backstop diff' for what the live database holds")
+        return try live.withoutForeignKeyEnforcement {
+            try live.inTransaction {
+                let plan = try makePlan(snapshot, copy: copy, live: live, database: database, request: request)
+                try checkClashes(plan, live: live)
+                if plan.rows.isEmpty && plan.repoints.isEmpty {
+                    return RecoveryReport(plan: plan, preRecover: nil, dryRun: false)   // nothing written
                 }
-            }
-            for repoint in plan.repoints {
-                let sets = repoint.columns.enumerated().map { "\(quoteIdentifier($0.element)) = ?\($0.offset + 1)" }.joined(separator: ", ")
-                let sql = "UPDATE main.\(quoteIdentifier(repoint.table)) SET \(sets) WHERE \(matchClause(repoint.keyColumns, firstParameter: repoint.columns.count + 1))"
-                do { try live.prepare(sql).all(repoint.to + repoint.key) } catch let error as SQLiteError where error.isConstraint {
-                    throw BackstopError.refused("pointing \(repoint.label) back failed: \(error.message); nothing was changed", hint: "")
+                var options = SnapshotOptions(kind: "pre-recover", label: "before recovering \(request.table) rows from \(snapshot.id)")
+                options.level = level
+                options.lockWait = lockWait
+                let pre = try Snapshotter.take(database: database, store: store, options: options,
+                                               progress: progress.map(Restorer.asSafetySnapshot)).manifest
+                for row in plan.rows {
+                    let sql = "INSERT INTO main.\(quoteIdentifier(row.table)) (\(columnList(row.columns))) VALUES (\(row.columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))"
+                    do { try live.prepare(sql).all(row.values) } catch let error as SQLiteError where error.isConstraint {
+                        throw BackstopError.refused("recovering \(row.label) failed: \(error.message); nothing was changed", hint: "see 'backstop diff' for what the live database holds")
+                    }
                 }
+                for repoint in plan.repoints {
+                    let sets = repoint.columns.enumerated().map { "\(quoteIdentifier($0.element)) = ?\($0.offset + 1)" }.joined(separator: ", ")
+                    let sql = "UPDATE main.\(quoteIdentifier(repoint.table)) SET \(sets) WHERE \(matchClause(repoint.keyColumns, firstParameter: repoint.columns.count + 1))"
+                    do { try live.prepare(sql).all(repoint.to + repoint.key) } catch let error as SQLiteError where error.isConstraint {
+                        throw BackstopError.refused("pointing \(repoint.label) back failed: \(error.message); nothing was changed", hint: "")
+                    }
+                }
+                let violations = try Checks.run(SQLStatement(sql: "PRAGMA main.foreign_key_check", line: 0), on: live)
+                if !violations.isEmpty {
+                    throw BackstopError.refused("the recovered rows would leave rows pointing at nothing; nothing was changed:\n" + violations.describe(),
+                                                hint: "add --children, or recover the missing rows too")
+                }
+                return RecoveryReport(plan: plan, preRecover: pre, dryRun: false)
             }
-            let violations = try Checks.run(SQLStatement(sql: "PRAGMA main.foreign_key_check", line: 0), on: live)
-            if !violations.isEmpty {
-                throw BackstopError.refused("the recovered rows would leave rows pointing at nothing; nothing was changed:\n" + violations.describe(),
-                                            hint: "add --children, or recover the missing rows too")
-            }
-            try live.execute("COMMIT")
-        } catch {
-            if live.isInTransaction { try? live.execute("ROLLBACK") }
-            throw error
         }
-        return RecoveryReport(plan: plan, preRecover: pre, dryRun: false)
     }
 
     // MARK: - Planning

@@ -139,6 +139,17 @@ public final class Database {
         }
     }
 
+    /// Runs `body` with foreign-key enforcement off, restoring it afterwards. The pragma is a no-op
+    /// inside a transaction, so call this outside one (and open the transaction in `body`).
+    ///
+    /// Related SQLite documentation: <https://www.sqlite.org/pragma.html#pragma_foreign_keys>
+    public func withoutForeignKeyEnforcement<T>(_ body: () throws -> T) throws -> T {
+        let enforcing = (try? int("PRAGMA foreign_keys")) == 1
+        try execute("PRAGMA foreign_keys = OFF")
+        defer { if enforcing { try? execute("PRAGMA foreign_keys = ON") } }
+        return try body()
+    }
+
     // MARK: - Facts about the database
 
     public var pageSize: Int { Int((try? int("PRAGMA page_size")) ?? 4096) }
