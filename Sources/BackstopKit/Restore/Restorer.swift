@@ -99,12 +99,15 @@ public enum Restorer {
         //    between the pre-restore snapshot and the restore (other writers wait within their busy timeout).
         let image = try Database(path: imagePath, mode: .readOnly)
         let backup = try Backup(from: image, to: live)
-        do {
-            _ = try backup.step(pages: 0, busyDeadline: Date().addingTimeInterval(options.lockWait))
-        } catch let error as SQLiteError where error.isBusy {
-            throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy",
-                                       waited: options.lockWait)
+        func step(pages: Int32) throws {
+            do {
+                _ = try backup.step(pages: pages, busyDeadline: Date().addingTimeInterval(options.lockWait))
+            } catch let error as SQLiteError where error.isBusy {
+                throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy",
+                                           waited: options.lockWait)
+            }
         }
+        try step(pages: 0)
 
         // 4. A snapshot of the current state, so that the restore itself can be undone. If it fails, the
         //    unfinished backup is rolled back when it is released: nothing changed.
@@ -131,13 +134,8 @@ public enum Restorer {
 
         // 5. Replace every page; the commit makes it all visible at once.
         progress?(.restoring, 0, Int64(manifest.dbBytes))
-        do {
-            _ = try backup.step(pages: -1, busyDeadline: Date().addingTimeInterval(options.lockWait))
-            try backup.finish()
-        } catch let error as SQLiteError where error.isBusy {
-            throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy",
-                                       waited: options.lockWait)
-        }
+        try step(pages: -1)
+        try backup.finish()
         progress?(.restoring, Int64(manifest.dbBytes), Int64(manifest.dbBytes))
         if liveIsWAL { try? live.execute("PRAGMA wal_checkpoint(PASSIVE)") }
         return RestoreReport(restored: manifest, preRestore: pre, target: database,
