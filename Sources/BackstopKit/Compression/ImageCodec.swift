@@ -28,12 +28,6 @@ public enum ImageCodec {
         case database(Database, bytes: Int64)
     }
 
-    /// Compresses the file at `imagePath` into `output` (an open, empty file descriptor).
-    public static func compress(imagePath: String, to output: Int32, outputPath: String, level: Int,
-                                workers: Int = defaultWorkers, progress: ProgressHandler? = nil) throws -> ImageDigest {
-        try compress(.file(imagePath), to: output, outputPath: outputPath, level: level, workers: workers, progress: progress)
-    }
-
     /// Compresses an image into `output` (an open, empty file descriptor).
     public static func compress(_ source: Source, to output: Int32, outputPath: String, level: Int,
                                 workers: Int = defaultWorkers, progress: ProgressHandler? = nil) throws -> ImageDigest {

@@ -7,16 +7,6 @@ public enum TOMLValue: Equatable, Sendable {
     case float(Double)
     case bool(Bool)
     case array([TOMLValue])
-
-    public var typeName: String {
-        switch self {
-        case .string: return "a string"
-        case .integer: return "an integer"
-        case .float: return "a number"
-        case .bool: return "true or false"
-        case .array: return "a list"
-        }
-    }
 }
 
 /// A parsed TOML document that remembers the line of every key, so errors can name file, key and line.

@@ -77,8 +77,6 @@ public final class Statement {
         }
     }
 
-    public func reset() { sqlite3_reset(handle) }
-
     public func value(at column: Int) -> SQLiteValue {
         let index = Int32(column)
         switch sqlite3_column_type(handle, index) {
@@ -98,7 +96,8 @@ public final class Statement {
 
     public func row() -> [SQLiteValue] { (0..<columnCount).map { value(at: $0) } }
 
-    /// Runs the statement to completion, returning every row.
+    /// Runs the statement to completion, returning every row (none for writes).
+    @discardableResult
     public func all(_ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
         try bind(values)
         var rows: [[SQLiteValue]] = []

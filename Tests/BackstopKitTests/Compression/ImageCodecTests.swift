@@ -9,7 +9,7 @@ final class ImageCodecTests: BackstopTestCase {
         try Data(bytes).write(to: URL(fileURLWithPath: input))
         let compressed = path("out.gz")
         let fd = try FileSystem.createExclusive(compressed)
-        let digest = try ImageCodec.compress(imagePath: input, to: fd, outputPath: compressed, level: 6, workers: workers)
+        let digest = try ImageCodec.compress(.file(input), to: fd, outputPath: compressed, level: 6, workers: workers)
         close(fd)
         XCTAssertEqual(digest.imageBytes, Int64(bytes.count))
         XCTAssertEqual(digest.compressedBytes, FileSystem.size(compressed))
@@ -50,7 +50,7 @@ final class ImageCodecTests: BackstopTestCase {
         let bytes = (0..<(3 * ImageCodec.blockSize)).map { UInt8(($0 * 7) % 256) }
         try Data(bytes).write(to: URL(fileURLWithPath: path("in.bin")))
         let fd = try FileSystem.createExclusive(path("in.gz"))
-        let digest = try ImageCodec.compress(imagePath: path("in.bin"), to: fd, outputPath: path("in.gz"), level: 1)
+        let digest = try ImageCodec.compress(.file(path("in.bin")), to: fd, outputPath: path("in.gz"), level: 1)
         close(fd)
         XCTAssertEqual(truncate(path("in.gz"), off_t(digest.compressedBytes - 5)), 0)
         XCTAssertThrowsError(try ImageCodec.decompress(path: path("in.gz"), to: nil)) { error in
