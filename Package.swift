@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Layers, one way only: backstop -> BackstopCLI -> BackstopKit -> BackstopStore -> BackstopCodec
+//                                                              -> BackstopSQLite
+// BackstopCore (errors, times, sizes) sits under the domain and the store; the C-facing targets
+// (BackstopSQLite, BackstopCodec) know nothing of Backstop's domain.
 let package = Package(
     name: "Backstop",
     platforms: [.macOS(.v13)],
@@ -22,8 +26,16 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
-        // The domain: snapshots, restore, configuration. No argument parsing.
-        .target(name: "BackstopKit", dependencies: ["CSQLite", "CZlib", "CDeflate", "CCrypto"]),
+        // SQLite in Swift: connections, statements, errors, the backup API, SQL text.
+        .target(name: "BackstopSQLite", dependencies: ["CSQLite"]),
+        // Compression and checksums: Backstop's gzip members on all cores, SHA-256.
+        .target(name: "BackstopCodec", dependencies: ["CZlib", "CDeflate", "CCrypto"]),
+        // Vocabulary shared by the store and the domain: errors, times, durations, sizes.
+        .target(name: "BackstopCore"),
+        // The snapshot store: durable files, locks, manifests.
+        .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec"]),
+        // The domain: snapshots, restore, migrations, retention, recovery, configuration. No argument parsing.
+        .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore"]),
         // The command line: one file per subcommand, output and exit codes.
         .target(name: "BackstopCLI", dependencies: [
             "BackstopKit",
@@ -40,5 +52,5 @@ let package = Package(
                     exclude: ["Retention/testdata"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCLI", "BackstopKit", "BackstopTestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -61,6 +61,14 @@ public struct Backstop: ParsableCommand {
             status = ExitStatus(error.kind)
             message = error.description
             hint = error.hint
+        case let error as DatabaseFileError:
+            status = .failure
+            message = error.description
+            hint = "check --db (or BACKSTOP_DB, or db in backstop.toml)"
+        case let error as MigrationFailure:
+            status = .migrationFailed
+            message = error.description
+            hint = error.hint
         case let error as SQLiteError:
             status = .failure
             message = "SQLite: \(error)"

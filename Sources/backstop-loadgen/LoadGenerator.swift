@@ -18,7 +18,7 @@ enum LoadGenerator {
             count += 1
             try insert.bind([.integer(count), .text(String(repeating: "x", count: 200) + String(count))])
             try insert.step()
-            if first { print("ready"); fflush(stdout); first = false }
+            if first { print("ready"); fflush(nil); first = false }
             if interval > 0 {
                 next = next.addingTimeInterval(interval)
                 let wait = next.timeIntervalSinceNow

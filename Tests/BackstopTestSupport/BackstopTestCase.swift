@@ -103,15 +103,13 @@ open class BackstopTestCase: XCTestCase {
         let out = process.standardOutput as! Pipe
         let err = process.standardError as! Pipe
         // Read both pipes to the end before waiting, so a chatty child never blocks.
-        var outData = Data()
-        var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        let outData = Guarded<Data?>(nil)
+        let reader = out.fileHandleForReading
+        Thread { let data = reader.readDataToEndOfFile(); outData.withLock { $0 = data } }.start()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let stdout = outData.wait { $0 }
         process.waitUntilExit()
-        return RunResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        return RunResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self))
     }
 

@@ -18,7 +18,7 @@ struct Output {
     func say(_ text: String) {
         guard !quiet, !json else { return }
         print(text)
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// A note on stderr (suppressed by --quiet).
@@ -34,7 +34,7 @@ struct Output {
 
     func emitJSON(_ object: Any) {
         print(JSON.string(object))
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// A progress reporter for long work, or nil where progress must not be shown.

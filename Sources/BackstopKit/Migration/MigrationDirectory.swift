@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// Something wrong with the migrations folder or with the database's history compared to it.

@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// Why a migration run failed. The run was one transaction and was rolled back.

@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// The migrations a run will apply.
@@ -232,10 +236,10 @@ public final class Migrator {
                 events?(.checkingForeignKeys)
                 let violations = try Checks.run(SQLStatement(sql: "PRAGMA foreign_key_check", line: 0), on: db)
                 if !violations.isEmpty {
-                    throw BackstopError.migrationFailed(MigrationFailure(
+                    throw MigrationFailure(
                         migration: nil, file: nil, phase: .foreignKeyCheck, statement: nil,
                         message: "each row names a table, the rowid of a row whose foreign key points at nothing, the parent table, and the key's index",
-                        rows: violations, versionBefore: versionBefore, rehearsal: rehearsal))
+                        rows: violations, versionBefore: versionBefore, rehearsal: rehearsal)
                 }
                 return result
             }
@@ -247,10 +251,10 @@ public final class Migrator {
         for check in checks {
             let rows: CheckRows
             do { rows = try Checks.run(check, on: db) } catch {
-                throw BackstopError.migrationFailed(failure(check, "\(error)", nil))
+                throw failure(check, "\(error)", nil)
             }
             if !rows.isEmpty {
-                throw BackstopError.migrationFailed(failure(check, "the check returned rows (it must return none)", rows))
+                throw failure(check, "the check returned rows (it must return none)", rows)
             }
         }
     }
@@ -262,7 +266,7 @@ public final class Migrator {
                 let prepared = try db.prepare(statement.sql)
                 while try prepared.step() {}
             } catch let error as SQLiteError {
-                throw BackstopError.migrationFailed(failure(statement, "SQLite: \(error.message)"))
+                throw failure(statement, "SQLite: \(error.message)")
             }
         }
     }

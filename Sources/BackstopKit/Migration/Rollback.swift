@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// Chooses the snapshot that undoes migration runs: restore is the primary rollback path.

@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// What recovery and diff need to know about one table: columns, key, foreign keys, unique indexes.

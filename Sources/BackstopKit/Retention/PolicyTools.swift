@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// The input of `backstop policy explain`: one snapshot per line, `RFC3339-time [kind] [pinned] [size=SIZE]`

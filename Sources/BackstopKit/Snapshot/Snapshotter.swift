@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// What to snapshot and how.
@@ -85,7 +89,7 @@ public enum Snapshotter {
 
         // 2. With --if-changed, compare with the newest snapshot of this database.
         if options.ifChanged, let newest = try store.snapshots(ofDatabase: database).last {
-            if try ImageCodec.hashFile(path: imagePath).sha256 == newest.sha256 { return .unchanged(newest) }
+            if try ImageFiles.sha256(path: imagePath).sha256 == newest.sha256 { return .unchanged(newest) }
         }
         return .created(try storeImage(.file(imagePath), copy: copy, of: database, store: store, options: options,
                                        started: started, progress: progress))
@@ -93,7 +97,7 @@ public enum Snapshotter {
 
     /// Compresses a consistent image of `database` into the store and commits it: the data file under a
     /// fresh id, then the manifest. The caller holds the store's lock and keeps `imagePath` unchanged.
-    static func storeImage(_ image: ImageCodec.Source, copy: CopyResult, of database: String, store: SnapshotStore,
+    static func storeImage(_ image: ImageSource, copy: CopyResult, of database: String, store: SnapshotStore,
                            options: SnapshotOptions, started: Date, progress: PhaseProgress?) throws -> Manifest {
         // 3. Compress on all cores, checksumming both sides.
         let compressedPath = store.temporaryPath(for: "sqlite.gz")
@@ -102,9 +106,8 @@ public enum Snapshotter {
         let digest: ImageDigest
         do {
             defer { close(fd) }
-            digest = try ImageCodec.compress(image, to: fd, outputPath: compressedPath, level: options.level,
-                                             workers: options.workers,
-                                             progress: progress.map { p in { p(.compressing, $0, $1) } })
+            digest = try image.compress(to: fd, outputPath: compressedPath, level: options.level, workers: options.workers,
+                                        progress: progress.map { p in { p(.compressing, $0, $1) } })
             guard fsync(fd) == 0 else { throw BackstopError.posix("flush", compressedPath) }
         }
         guard digest.imageBytes == Int64(copy.pageSize) * Int64(copy.pageCount) else {
@@ -188,6 +191,31 @@ public enum Snapshotter {
     /// Removes a temporary database and any journal files SQLite left beside it.
     static func removeDatabaseFiles(_ path: String) {
         for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) }
+    }
+}
+
+/// Where an image to compress is read from.
+enum ImageSource {
+    /// A file no SQLite connection of this process has open (a private copy).
+    case file(String)
+    /// The main file of an open connection, `bytes` long, read through SQLite's own file handle
+    /// (a descriptor of our own would drop SQLite's locks when closed).
+    case database(Database, bytes: Int64)
+
+    func compress(to output: Int32, outputPath: String, level: Int, workers: Int, progress: ProgressHandler?) throws -> ImageDigest {
+        switch self {
+        case .file(let path):
+            return try ImageFiles.compress(path: path, to: output, outputPath: outputPath, level: level, workers: workers, progress: progress)
+        case .database(let database, let bytes):
+            return try ImageCodec.compress(
+                total: bytes, level: level, workers: workers,
+                read: { buffer, offset in
+                    let count = Int(max(0, min(Int64(buffer.count), bytes - offset)))
+                    if count > 0 { try database.readFile(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset) }
+                    return count
+                },
+                write: { bytes in try FileSystem.writeAll(output, bytes, path: outputPath) }, progress: progress)
+        }
     }
 }
 

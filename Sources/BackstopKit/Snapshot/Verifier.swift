@@ -1,3 +1,7 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
 import Foundation
 
 /// The outcome of verifying one snapshot.
@@ -27,7 +31,7 @@ public enum Verifier {
         }
         if !deep {
             do {
-                let hashed = try ImageCodec.hashFile(path: dataPath, progress: progress.map { p in { p(.checking, $0, $1) } })
+                let hashed = try ImageFiles.sha256(path: dataPath, progress: progress.map { p in { p(.checking, $0, $1) } })
                 if hashed.sha256 != manifest.compressedSha256 {
                     result.problems.append("the file's SHA-256 does not match the manifest (the file changed or is damaged)")
                 }
@@ -63,7 +67,7 @@ public enum Verifier {
         defer { close(fd) }
         let digest: ImageDigest
         do {
-            digest = try ImageCodec.decompress(path: store.dataPath(manifest), to: fd, outputPath: imagePath,
+            digest = try ImageFiles.decompress(path: store.dataPath(manifest), to: fd, outputPath: imagePath,
                                                progress: progress.map { p in { p(.decompressing, $0, $1) } })
         } catch let error as GzipError {
             throw BackstopError.verificationFailed(id: manifest.id, reason: error.description)

@@ -41,7 +41,7 @@ final class MigratorTests: BackstopTestCase {
         try migration("0003_more.sql", "CREATE TABLE audit(x);")
         let before = try contentDigest(db)
         XCTAssertThrowsError(try migrator().migrate()) { error in
-            guard case BackstopError.migrationFailed(let failure) = error else { return XCTFail("\(error)") }
+            guard let failure = error as? MigrationFailure else { return XCTFail("\(error)") }
             XCTAssertEqual(failure.migration, "0002_drop_cheap_orders")
             XCTAssertEqual(failure.phase, .postcondition)
             XCTAssertEqual(failure.statement?.line, 4)
@@ -60,7 +60,7 @@ final class MigratorTests: BackstopTestCase {
     func testSQLErrorNamesTheMigrationTheStatementAndTheLine() throws {
         try migration("0001_typo.sql", "CREATE TABLE a(x);\n\nINSERT INTO missing_table VALUES (1);\n")
         XCTAssertThrowsError(try migrator().migrate()) { error in
-            guard case BackstopError.migrationFailed(let failure) = error else { return XCTFail("\(error)") }
+            guard let failure = error as? MigrationFailure else { return XCTFail("\(error)") }
             XCTAssertEqual(failure.phase, .up)
             XCTAssertEqual(failure.statement?.line, 3)
             XCTAssertTrue(failure.message.contains("no such table: missing_table"), failure.message)
@@ -107,7 +107,7 @@ final class MigratorTests: BackstopTestCase {
     func testForeignKeyViolationsFailTheRun() throws {
         try migration("0001_orphan.sql", "DELETE FROM customers WHERE id = 3;")
         XCTAssertThrowsError(try migrator().migrate()) { error in
-            guard case BackstopError.migrationFailed(let failure) = error else { return XCTFail("\(error)") }
+            guard let failure = error as? MigrationFailure else { return XCTFail("\(error)") }
             XCTAssertEqual(failure.phase, .foreignKeyCheck)
             XCTAssertEqual(failure.rows?.rows.first?.first, .text("orders"))
         }

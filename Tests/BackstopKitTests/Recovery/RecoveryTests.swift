@@ -124,7 +124,7 @@ final class RecoveryTests: BackstopTestCase {
     func testAPredicateCanOnlyReadTheSnapshotCopy() throws {
         try execute(db, "DELETE FROM tag_uses WHERE id = 3")
         let liveBefore = try contentDigest(db)
-        let snapshotBefore = try ImageCodec.hashFile(path: store.dataPath(snapshot)).sha256
+        let snapshotBefore = try ImageFiles.sha256(path: store.dataPath(snapshot)).sha256
         for predicate in ["1); DROP TABLE orders; --", "1) UNION SELECT 1; DELETE FROM customers; --",
                           "id = (SELECT count(*) FROM pragma_table_info('orders')); DROP TABLE customers"] {
             XCTAssertThrowsError(try recover("tag_uses", predicate), predicate) { error in
@@ -133,7 +133,7 @@ final class RecoveryTests: BackstopTestCase {
             }
         }
         XCTAssertEqual(try contentDigest(db), liveBefore)
-        XCTAssertEqual(try ImageCodec.hashFile(path: store.dataPath(snapshot)).sha256, snapshotBefore)
+        XCTAssertEqual(try ImageFiles.sha256(path: store.dataPath(snapshot)).sha256, snapshotBefore)
         XCTAssertEqual(try store.scan().snapshots.count, 1)
         // A predicate that reads other snapshot tables is fine: it reads the copy, not the live database.
         try execute(db, "DELETE FROM customers WHERE id = 5 AND 0")

@@ -81,7 +81,7 @@ final class RestoreTests: BackstopTestCase {
         let manifest = try snapshot(db, store)
         let report = try Restorer.restoreToFile(manifest, store: store, path: path("copy.db"), force: false)
         XCTAssertEqual(report.target, path("copy.db"))
-        XCTAssertEqual(try ImageCodec.hashFile(path: path("copy.db")).sha256, manifest.sha256)
+        XCTAssertEqual(try ImageFiles.sha256(path: path("copy.db")).sha256, manifest.sha256)
         XCTAssertEqual(try contentDigest(path("copy.db")), try contentDigest(db))
 
         try execute(path("copy.db"), "PRAGMA journal_mode = DELETE; DELETE FROM items")
@@ -142,7 +142,7 @@ final class RestoreTests: BackstopTestCase {
         let manifest = try snapshot(db, store)
         unlink(db); unlink(db + "-wal"); unlink(db + "-shm")
         XCTAssertThrowsError(try Restorer.restoreLive(manifest, store: store, database: db)) { error in
-            guard case BackstopError.notADatabase = error else { return XCTFail("\(error)") }
+            XCTAssertEqual((error as? DatabaseFileError)?.reason, .missing, "\(error)")
         }
         XCTAssertFalse(FileSystem.exists(db))
     }

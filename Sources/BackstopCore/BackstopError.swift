@@ -6,9 +6,7 @@ public enum FailureKind: Sendable {
 }
 
 /// The errors Backstop reports to its users. Each says what went wrong; `hint` says what to do next.
-public enum BackstopError: Error, CustomStringConvertible {
-    /// The path is missing, empty, or not an SQLite database. Nothing was created or changed.
-    case notADatabase(path: String, reason: String)
+public enum BackstopError: Error, CustomStringConvertible, Sendable {
     /// No snapshot matches the selection.
     case snapshotNotFound(String)
     /// A snapshot failed verification (checksum, size, decompression or integrity check).
@@ -23,28 +21,23 @@ public enum BackstopError: Error, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
     /// A failed check (guard, precondition, postcondition, drift ...). Nothing was changed.
     case checkFailed(String, hint: String)
-    /// A migration run failed and was rolled back: nothing of it was applied.
-    case migrationFailed(MigrationFailure)
     /// Anything else, with context.
     case failed(String)
 
     public var kind: FailureKind {
         switch self {
-        case .notADatabase, .failed, .io: return .failure
+        case .failed, .io: return .failure
         case .snapshotNotFound: return .notFound
         case .verificationFailed: return .verification
         case .locked: return .locked
         case .refused: return .refused
         case .invalidInput: return .usage
         case .checkFailed: return .checkFailed
-        case .migrationFailed: return .migrationFailed
         }
     }
 
     public var description: String {
         switch self {
-        case .notADatabase(let path, let reason):
-            return "\(path) is not an SQLite database: \(reason). Nothing was created or changed."
         case .snapshotNotFound(let what):
             return what
         case .verificationFailed(let id, let reason):
@@ -62,8 +55,6 @@ public enum BackstopError: Error, CustomStringConvertible {
             return text
         case .checkFailed(let message, _):
             return message
-        case .migrationFailed(let failure):
-            return failure.description
         case .failed(let message):
             return message
         }
@@ -72,8 +63,6 @@ public enum BackstopError: Error, CustomStringConvertible {
     /// The next thing to try, when there is one.
     public var hint: String? {
         switch self {
-        case .notADatabase:
-            return "check --db (or BACKSTOP_DB, or db in backstop.toml)"
         case .snapshotNotFound:
             return "run 'backstop list' to see the snapshots of this database"
         case .verificationFailed:
@@ -82,8 +71,6 @@ public enum BackstopError: Error, CustomStringConvertible {
             return "wait for the other run to finish, or raise --lock-wait"
         case .refused(_, let hint), .checkFailed(_, let hint):
             return hint.isEmpty ? nil : hint
-        case .migrationFailed(let failure):
-            return failure.hint
         case .io(_, _, let code) where code == ENOSPC || code == EDQUOT:
             return "free some space (for example 'backstop prune') and run the command again"
         default:
@@ -94,7 +81,7 @@ public enum BackstopError: Error, CustomStringConvertible {
 
 extension BackstopError {
     /// Wraps the current `errno` for a failed file operation.
-    static func posix(_ operation: String, _ path: String) -> BackstopError {
+    public static func posix(_ operation: String, _ path: String) -> BackstopError {
         .io(operation: operation, path: path, errno: errno)
     }
 }

@@ -1,3 +1,5 @@
+import BackstopCore
+import BackstopCodec
 import Foundation
 
 /// File operations with the durability Backstop promises: every file appears atomically
@@ -124,6 +126,21 @@ public enum FileSystem {
             }
             offset += n
         }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`, retrying short reads; returns the count (0 at end).
+    public static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BackstopError.posix("read", path)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
     }
 
     /// Removes a file and makes the removal durable. A file that is already gone is fine.

@@ -1,3 +1,5 @@
+import BackstopCore
+import BackstopCodec
 import Foundation
 
 /// A folder of snapshots: `<id>.sqlite.gz` + `<id>.json` pairs, a `lock` file, and temporary
@@ -136,7 +138,7 @@ public final class SnapshotStore {
     }
 
     /// A new temporary file in the store, named so that a later run can clean it up.
-    func temporaryPath(for name: String) -> String {
+    public func temporaryPath(for name: String) -> String {
         (path as NSString).appendingPathComponent(TemporaryName.make(for: name))
     }
 }

@@ -3,5 +3,5 @@
 public enum Notice {
     nonisolated(unsafe) public static var sink: (String) -> Void = { _ in }
 
-    static func post(_ message: String) { sink(message) }
+    public static func post(_ message: String) { sink(message) }
 }

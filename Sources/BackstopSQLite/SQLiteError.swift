@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 
 /// An error reported by SQLite: the extended result code, SQLite's message, and the SQL that failed.
 ///
@@ -40,4 +41,37 @@ extension SQLiteError {
             ?? String(cString: sqlite3_errstr(code))
         return SQLiteError(extendedCode: extended == 0 ? code : extended, message: message, sql: sql)
     }
+}
+
+/// A path that is not an existing SQLite database. Opening never creates one by accident.
+public struct DatabaseFileError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Reason: Sendable, Equatable {
+        case missing
+        case unreadable(errno: Int32)
+        case notRegularFile
+        case empty
+        case cannotOpen
+        case notSQLite
+
+        public var text: String {
+            switch self {
+            case .missing: return "no such file"
+            case .unreadable(let code): return String(cString: strerror(code))
+            case .notRegularFile: return "not a regular file"
+            case .empty: return "the file is empty"
+            case .cannotOpen: return "SQLite cannot open it"
+            case .notSQLite: return "the file does not start with SQLite's header"
+            }
+        }
+    }
+
+    public var path: String
+    public var reason: Reason
+
+    public init(path: String, reason: Reason) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "\(path) is not an SQLite database: \(reason.text). Nothing was created or changed." }
 }

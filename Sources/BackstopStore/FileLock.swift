@@ -1,3 +1,5 @@
+import BackstopCore
+import BackstopCodec
 import Foundation
 
 /// An advisory lock on a file (`flock`), shared or exclusive, taken with a bounded wait.

@@ -6,10 +6,14 @@ public struct SQLStatement: Equatable, Sendable {
     public var sql: String
     /// 1-based line in the file.
     public var line: Int
+
+    public init(sql: String, line: Int) {
+        self.sql = sql
+        self.line = line
+    }
 }
 
-/// Splits SQL scripts into statements and recognizes statements that cannot run inside Backstop's
-/// single migration transaction.
+/// Splits SQL scripts into statements, the way SQLite itself sees where one ends.
 public enum SQLScript {
     /// Splits `text` into statements. Boundaries are semicolons outside strings, identifiers and
     /// comments where SQLite's own `sqlite3_complete` agrees a statement ends (so trigger bodies stay whole).
@@ -93,34 +97,6 @@ public enum SQLScript {
             } else {
                 return rest
             }
-        }
-    }
-
-    /// Why `statement` cannot run inside a migration's transaction, or nil when it can.
-    public static func forbiddenReason(_ statement: String) -> String? {
-        let words = stripLeadingComments(statement).uppercased()
-            .split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") })
-            .prefix(3).map(String.init)
-        guard let first = words.first else { return nil }
-        switch first {
-        case "VACUUM":
-            return "VACUUM cannot run inside a transaction; run it separately after migrating"
-        case "BEGIN", "COMMIT", "END":
-            return "\(first) would break the run's single transaction; Backstop wraps the whole run in one transaction itself"
-        case "ROLLBACK" where words.count < 2 || words[1] != "TO":
-            return "ROLLBACK would break the run's single transaction; a failing check rolls the run back"
-        case "ATTACH", "DETACH":
-            return "\(first) cannot run inside a transaction"
-        case "PRAGMA":
-            guard words.count > 1 else { return nil }
-            let name = words[1].split(separator: ".").last.map(String.init) ?? words[1]
-            if name == "JOURNAL_MODE" { return "changing journal_mode cannot happen inside a transaction; do it outside migrations" }
-            if name == "FOREIGN_KEYS" {
-                return "PRAGMA foreign_keys is a no-op inside a transaction; Backstop turns enforcement off for the run and checks PRAGMA foreign_key_check before commit"
-            }
-            return nil
-        default:
-            return nil
         }
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// A connection to one SQLite database. Owns its `sqlite3*` and closes it in `deinit`.
 ///
 /// Opening never creates a database: a missing file, an empty file or a file that is not
-/// SQLite is reported as ``BackstopError/notADatabase(path:reason:)``.
+/// SQLite is reported as a ``DatabaseFileError``.
 ///
 /// Related SQLite documentation: <https://www.sqlite.org/c3ref/open.html>
 public final class Database {
@@ -45,24 +45,24 @@ public final class Database {
     public static func checkIsSQLiteFile(_ path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw BackstopError.notADatabase(path: path, reason: errno == ENOENT ? "no such file" : String(cString: strerror(errno)))
+            throw DatabaseFileError(path: path, reason: errno == ENOENT ? .missing : .unreadable(errno: errno))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw BackstopError.notADatabase(path: path, reason: "not a regular file")
+            throw DatabaseFileError(path: path, reason: .notRegularFile)
         }
         guard info.st_size > 0 else {
-            throw BackstopError.notADatabase(path: path, reason: "the file is empty")
+            throw DatabaseFileError(path: path, reason: .empty)
         }
         var db: OpaquePointer?
         defer { sqlite3_close_v2(db) }
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db else {
-            throw BackstopError.notADatabase(path: path, reason: "SQLite cannot open it")
+            throw DatabaseFileError(path: path, reason: .cannotOpen)
         }
         sqlite3_busy_timeout(db, 5000)
         var header = [UInt8](repeating: 0, count: 16)
         let code = header.withUnsafeMutableBytes { Database.readThroughSQLite(db, into: $0, at: 0) }
         guard code == SQLITE_OK, header == Array("SQLite format 3\0".utf8) else {
-            throw BackstopError.notADatabase(path: path, reason: "the file does not start with SQLite's header")
+            throw DatabaseFileError(path: path, reason: .notSQLite)
         }
     }
 
@@ -77,7 +77,7 @@ public final class Database {
     }
 
     /// Reads bytes of this connection's main database file as they are on disk (see ``readThroughSQLite``).
-    func readFile(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+    public func readFile(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
         let code = Database.readThroughSQLite(handle, into: buffer, at: offset)
         guard code == SQLITE_OK else { throw SQLiteError.from(handle, code: code) }
     }

@@ -1,3 +1,5 @@
+import BackstopCore
+import BackstopCodec
 import Foundation
 
 /// The self-description written beside every snapshot file, as `<id>.json`.

@@ -19,37 +19,15 @@ public enum ImageCodec {
     public static let blockSize = 1 << 20
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    /// Where an image to compress is read from.
-    public enum Source {
-        /// A file no SQLite connection of this process has open (a private copy).
-        case file(String)
-        /// The main file of an open connection, `bytes` long, read through SQLite's own file handle
-        /// (a descriptor of our own would drop SQLite's locks when closed).
-        case database(Database, bytes: Int64)
-    }
+    /// Reads up to `buffer.count` bytes of the input at an offset; returns how many (0 at the end).
+    public typealias Reader = (_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int64) throws -> Int
+    /// Takes the next piece of output, in order.
+    public typealias Writer = (_ bytes: UnsafeRawBufferPointer) throws -> Void
 
-    /// Compresses an image into `output` (an open, empty file descriptor).
-    public static func compress(_ source: Source, to output: Int32, outputPath: String, level: Int,
-                                workers: Int = defaultWorkers, progress: ProgressHandler? = nil) throws -> ImageDigest {
-        let total: Int64
-        let read: (UnsafeMutableRawBufferPointer, Int64) throws -> Int
-        var input: Int32 = -1
-        defer { if input >= 0 { close(input) } }
-        switch source {
-        case .file(let imagePath):
-            input = open(imagePath, O_RDONLY | O_CLOEXEC)
-            guard input >= 0 else { throw BackstopError.posix("open", imagePath) }
-            total = FileSystem.size(imagePath) ?? 0
-            let fd = input
-            read = { buffer, offset in try readFully(fd, buffer, at: offset, path: imagePath) }
-        case .database(let database, let bytes):
-            total = bytes
-            read = { buffer, offset in
-                let count = Int(max(0, min(Int64(buffer.count), bytes - offset)))
-                if count > 0 { try database.readFile(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset) }
-                return count
-            }
-        }
+    /// Compresses the image that `read` yields (`total` bytes, for progress) into members passed to `write`
+    /// in order, hashing both sides.
+    public static func compress(total: Int64, level: Int, workers: Int = defaultWorkers, read: Reader, write: Writer,
+                                progress: ProgressHandler? = nil) throws -> ImageDigest {
         let imageHash = SHA256Hasher()
         let compressedHash = SHA256Hasher()
         var offset: Int64 = 0
@@ -74,7 +52,7 @@ public enum ImageCodec {
                 let (block, member) = pair
                 imageHash.update(block)
                 compressedHash.update(member)
-                try member.withUnsafeBytes { try FileSystem.writeAll(output, $0, path: outputPath) }
+                try member.withUnsafeBytes { try write($0) }
                 imageBytes += Int64(block.count)
                 compressedBytes += Int64(member.count)
                 progress?(imageBytes, total)
@@ -83,47 +61,24 @@ public enum ImageCodec {
             // An empty image is still a valid (empty) gzip stream.
             let member = GzipMemberCompressor(level: level).member(for: UnsafeRawBufferPointer(start: nil, count: 0))
             compressedHash.update(member)
-            try member.withUnsafeBytes { try FileSystem.writeAll(output, $0, path: outputPath) }
+            try member.withUnsafeBytes { try write($0) }
             compressedBytes += Int64(member.count)
         }
         return ImageDigest(imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
                            compressedSHA256: compressedHash.finalizeHex(), compressedBytes: compressedBytes)
     }
 
-    /// SHA-256 and size of a file as stored (a compressed snapshot, or an image), read in 1 MiB pieces.
-    public static func hashFile(path: String, progress: ProgressHandler? = nil) throws -> (sha256: String, bytes: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BackstopError.posix("open", path) }
-        defer { close(fd) }
-        let total = FileSystem.size(path) ?? 0
-        let hasher = SHA256Hasher()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var bytes: Int64 = 0
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try readFully(fd, $0, at: bytes, path: path) }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
-            bytes += Int64(n)
-            progress?(bytes, total)
-        }
-        return (hasher.finalizeHex(), bytes)
-    }
-
-    /// Decompresses the gzip file at `path`, writing the image to `output` (or nowhere when nil),
-    /// and returns the checksums of both sides. Members written by Backstop are inflated on all
-    /// cores; any other gzip file is inflated with zlib on one.
-    public static func decompress(path: String, to output: Int32?, outputPath: String = "",
-                                  workers: Int = defaultWorkers, progress: ProgressHandler? = nil) throws -> ImageDigest {
-        let input = open(path, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw BackstopError.posix("open", path) }
-        defer { close(input) }
-        let total = FileSystem.size(path) ?? 0
+    /// Decompresses the gzip stream that `read` yields (`total` bytes, for progress), passing the image
+    /// to `write` (or nowhere when nil), and returns the checksums of both sides. Members written by
+    /// Backstop are inflated on all cores; any other gzip stream is inflated with zlib on one.
+    public static func decompress(total: Int64, workers: Int = defaultWorkers, read: Reader, write: Writer?,
+                                  progress: ProgressHandler? = nil) throws -> ImageDigest {
         var header = [UInt8](repeating: 0, count: GzipMember.headerSize)
-        let headerCount = try header.withUnsafeMutableBytes { try readFully(input, $0, at: 0, path: path) }
+        let headerCount = try header.withUnsafeMutableBytes { try readFully(read, $0, at: 0) }
         let isBackstopFormat = headerCount == GzipMember.headerSize
             && header.withUnsafeBytes({ GzipMember.parseHeader($0) }) != nil
         if !isBackstopFormat {
-            return try inflateWithZlib(input: input, path: path, total: total, output: output, outputPath: outputPath, progress: progress)
+            return try inflateWithZlib(read: read, total: total, write: write, progress: progress)
         }
 
         let imageHash = SHA256Hasher()
@@ -135,7 +90,7 @@ public enum ImageCodec {
             makeContext: { GzipMemberDecompressor() },
             produce: { () throws -> ([UInt8], Int)? in
                 var header = [UInt8](repeating: 0, count: GzipMember.headerSize)
-                let n = try header.withUnsafeMutableBytes { try readFully(input, $0, at: offset, path: path) }
+                let n = try header.withUnsafeMutableBytes { try readFully(read, $0, at: offset) }
                 if n == 0 { return nil }
                 guard n == GzipMember.headerSize else { throw GzipError.truncated }
                 guard let sizes = header.withUnsafeBytes({ GzipMember.parseHeader($0) }),
@@ -143,7 +98,7 @@ public enum ImageCodec {
                     throw GzipError.corrupt("unexpected data at byte \(offset)")
                 }
                 var member = [UInt8](repeating: 0, count: sizes.memberSize)
-                let got = try member.withUnsafeMutableBytes { try readFully(input, $0, at: offset, path: path) }
+                let got = try member.withUnsafeMutableBytes { try readFully(read, $0, at: offset) }
                 guard got == sizes.memberSize else { throw GzipError.truncated }
                 compressedHash.update(member)
                 offset += Int64(got)
@@ -154,7 +109,7 @@ public enum ImageCodec {
             },
             consume: { (block: [UInt8]) in
                 imageHash.update(block)
-                if let output { try block.withUnsafeBytes { try FileSystem.writeAll(output, $0, path: outputPath) } }
+                if let write { try block.withUnsafeBytes { try write($0) } }
                 imageBytes += Int64(block.count)
                 progress?(offset, total)
             })
@@ -163,7 +118,7 @@ public enum ImageCodec {
     }
 
     /// Single-threaded zlib inflate of any (multi-member) gzip stream.
-    private static func inflateWithZlib(input: Int32, path: String, total: Int64, output: Int32?, outputPath: String,
+    private static func inflateWithZlib(read: Reader, total: Int64, write: Writer?,
                                         progress: ProgressHandler?) throws -> ImageDigest {
         var stream = z_stream()
         guard backstop_inflate_init_gzip(&stream) == Z_OK else { throw GzipError.corrupt("zlib could not start") }
@@ -176,7 +131,7 @@ public enum ImageCodec {
         var imageBytes: Int64 = 0
         var inMember = false
         while true {
-            let n = try inBuffer.withUnsafeMutableBytes { try readFully(input, $0, at: offset, path: path) }
+            let n = try inBuffer.withUnsafeMutableBytes { try readFully(read, $0, at: offset) }
             if n == 0 { break }
             offset += Int64(n)
             inBuffer.withUnsafeBytes { compressedHash.update(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
@@ -195,7 +150,7 @@ public enum ImageCodec {
                         try outBuffer.withUnsafeBytes { out in
                             let slice = UnsafeRawBufferPointer(rebasing: out.prefix(produced))
                             imageHash.update(slice)
-                            if let output { try FileSystem.writeAll(output, slice, path: outputPath) }
+                            if let write { try write(slice) }
                         }
                         imageBytes += Int64(produced)
                     }
@@ -220,15 +175,11 @@ public enum ImageCodec {
                            compressedSHA256: compressedHash.finalizeHex(), compressedBytes: offset)
     }
 
-    /// Reads up to `buffer.count` bytes at `offset`, retrying short reads; returns the count (0 at end).
-    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws -> Int {
+    /// Reads until `buffer` is full or the input ends; returns the count (0 at the end).
+    static func readFully(_ read: Reader, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
         var done = 0
         while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw BackstopError.posix("read", path)
-            }
+            let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), offset + Int64(done))
             if n == 0 { break }
             done += n
         }

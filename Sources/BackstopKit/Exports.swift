@@ -1,0 +1,7 @@
+// A Swift app that imports BackstopKit sees the types its API speaks in: errors, times and sizes
+// (BackstopCore), SQLite values and connections (BackstopSQLite), checksums (BackstopCodec), and
+// manifests and stores (BackstopStore).
+@_exported import BackstopCore
+@_exported import BackstopCodec
+@_exported import BackstopSQLite
+@_exported import BackstopStore
