@@ -7,7 +7,7 @@ import PackageDescription
 // (BackstopSQLite, BackstopCodec) know nothing of Backstop's domain.
 let package = Package(
     name: "Backstop",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "BackstopKit", targets: ["BackstopKit"]),
         .executable(name: "backstop", targets: ["backstop"]),
@@ -26,14 +26,19 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
 
-        // SQLite in Swift: connections, statements, errors, the backup API, SQL text.
-        .target(name: "BackstopSQLite", dependencies: ["CSQLite"]),
+        // The read-only VFS that opens compressed snapshots in place (C, so that the same code is also a
+        // loadable extension for the sqlite3 shell; see the Makefile).
+        .target(name: "CBackstopVFS", dependencies: ["CSQLite", "CDeflate"]),
+        // SQLite in Swift: connections, statements, errors, the backup API, VFSes, SQL text.
+        .target(name: "BackstopSQLite", dependencies: ["CSQLite", "CBackstopVFS"]),
         // Compression and checksums: Backstop's gzip members on all cores, SHA-256.
         .target(name: "BackstopCodec", dependencies: ["CZlib", "CDeflate", "CCrypto"]),
         // Vocabulary shared by the store and the domain: errors, times, durations, sizes.
         .target(name: "BackstopCore"),
+        // Removes a run's temporary files when a signal ends it (async-signal-safe, so in C).
+        .target(name: "CBackstopSignals"),
         // The snapshot store: durable files, locks, manifests.
-        .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec"]),
+        .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "CBackstopSignals"]),
         // The domain: snapshots, restore, migrations, retention, recovery, configuration. No argument parsing.
         .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore"]),
         // The command line: one file per subcommand, output and exit codes.

@@ -21,17 +21,26 @@ public enum BackstopError: Error, CustomStringConvertible, Sendable {
     case io(operation: String, path: String, errno: Int32)
     /// A failed check (guard, precondition, postcondition, drift ...). Nothing was changed.
     case checkFailed(String, hint: String)
+    /// A snapshot that was listed is gone (pruned meanwhile): not found, never "corrupt".
+    case snapshotGone(id: String, file: String)
+    /// An id prefix that matches several snapshots (all listed).
+    case ambiguousID(String, matches: [String])
+    /// A file where Backstop expected its own (a lock, a snapshot) is a symbolic link, a FIFO, a device
+    /// or a hard link: it was not used. Nothing was changed.
+    case unsafeFile(path: String, reason: String)
+    /// A file that must be new already exists. Nothing was changed.
+    case alreadyExists(path: String)
     /// Anything else, with context.
     case failed(String)
 
     public var kind: FailureKind {
         switch self {
         case .failed, .io: return .failure
-        case .snapshotNotFound: return .notFound
+        case .snapshotNotFound, .snapshotGone: return .notFound
         case .verificationFailed: return .verification
         case .locked: return .locked
-        case .refused: return .refused
-        case .invalidInput: return .usage
+        case .refused, .unsafeFile, .alreadyExists: return .refused
+        case .invalidInput, .ambiguousID: return .usage
         case .checkFailed: return .checkFailed
         }
     }
@@ -55,6 +64,14 @@ public enum BackstopError: Error, CustomStringConvertible, Sendable {
             return text
         case .checkFailed(let message, _):
             return message
+        case .snapshotGone(let id, let file):
+            return "snapshot \(id) is gone: its data file \(file) was removed (pruned?) while this run read the store"
+        case .ambiguousID(let id, let matches):
+            return "'\(id)' matches \(matches.count) snapshots: \(matches.joined(separator: ", "))"
+        case .unsafeFile(let path, let reason):
+            return "refusing to use \(path): \(reason). Nothing was changed."
+        case .alreadyExists(let path):
+            return "\(path) already exists; nothing was changed"
         case .failed(let message):
             return message
         }
@@ -71,6 +88,8 @@ public enum BackstopError: Error, CustomStringConvertible, Sendable {
             return "wait for the other run to finish, or raise --lock-wait"
         case .refused(_, let hint), .checkFailed(_, let hint):
             return hint.isEmpty ? nil : hint
+        case .unsafeFile:
+            return "remove it (only Backstop should create it), check who planted it, and run the command again"
         case .io(_, _, let code) where code == ENOSPC || code == EDQUOT:
             return "free some space (for example 'backstop prune') and run the command again"
         default:

@@ -32,12 +32,13 @@ public final class Backup {
             case SQLITE_OK: return false
             case SQLITE_BUSY, SQLITE_LOCKED:
                 if Date() >= busyDeadline {
-                    throw SQLiteError(extendedCode: code, message: "the database stayed locked by another connection")
+                    throw SQLiteError(code: ResultCode(rawValue: code), message: "the database stayed locked by another connection")
                 }
                 usleep(20_000)
             default:
-                let error = SQLiteError.from(destination.handle, code: code)
-                throw SQLiteError(extendedCode: code, message: error.message)
+                // A step reports its error as a return value, not always on a connection: take the
+                // destination's message only when it is about this very code.
+                throw SQLiteError.from(destination.handle, code: code)
             }
         }
     }

@@ -12,10 +12,13 @@ public final class Database {
 
     let handle: OpaquePointer
     public let path: String
+    /// Stand-ins for collations and functions an application defines (see ``enableStandIns()``).
+    var standIns: StandIns?
 
     /// Opens `path`. With `.readOnly` or `.readWrite` the file must exist and be an SQLite database.
-    public init(path: String, mode: Mode, busyTimeout: TimeInterval = 5) throws {
-        if mode != .create { try Database.checkIsSQLiteFile(path) }
+    /// With a `vfs`, `path` is that VFS's name for the file and is not checked on disk.
+    public init(path: String, mode: Mode, vfs: String? = nil, busyTimeout: TimeInterval = 5) throws {
+        if mode != .create && vfs == nil { try Database.checkIsSQLiteFile(path) }
         var flags: Int32 = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         switch mode {
         case .readOnly: flags |= SQLITE_OPEN_READONLY
@@ -24,7 +27,7 @@ public final class Database {
         }
         var db: OpaquePointer?
         // Pass the path as a file: URI only when needed; plain paths are safest as-is.
-        let code = sqlite3_open_v2(path, &db, flags & ~SQLITE_OPEN_URI, nil)
+        let code = sqlite3_open_v2(path, &db, flags & ~SQLITE_OPEN_URI, vfs)
         guard code == SQLITE_OK, let db else {
             let error = SQLiteError.from(db, code: code)
             sqlite3_close_v2(db)
@@ -33,10 +36,15 @@ public final class Database {
         self.handle = db
         self.path = path
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, Int32(max(0, busyTimeout) * 1000))
+        sqlite3_busy_timeout(db, Int32(min(max(0, busyTimeout), 86_400) * 1000))
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
+    public func setBusyTimeout(_ seconds: TimeInterval) {
+        sqlite3_busy_timeout(handle, Int32(min(max(0, seconds), 86_400) * 1000))
+    }
 
     /// Checks that `path` is an existing, non-empty SQLite database, without creating anything.
     ///
@@ -101,7 +109,7 @@ public final class Database {
         if code != SQLITE_OK {
             let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
             sqlite3_free(errorMessage)
-            throw SQLiteError(extendedCode: sqlite3_extended_errcode(handle), message: message, sql: sql)
+            throw SQLiteError(code: ResultCode(rawValue: sqlite3_extended_errcode(handle)), message: message, sql: sql)
         }
     }
 
@@ -126,17 +134,36 @@ public final class Database {
     public var totalChanges: Int64 { Int64(sqlite3_total_changes64(handle)) }
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
-    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.
-    public func inTransaction<T>(_ body: () throws -> T) throws -> T {
+    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws (and, with `rollback`,
+    /// in any case: a rehearsal that does the work and keeps nothing).
+    public func inTransaction<T>(rollback: Bool = false, _ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try execute(rollback ? "ROLLBACK" : "COMMIT")
             return result
         } catch {
             if isInTransaction { try? execute("ROLLBACK") }
             throw error
         }
+    }
+
+    /// Runs `body` inside one read transaction: everything it reads comes from the same committed state.
+    public func inReadTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN DEFERRED")
+        defer { if isInTransaction { try? execute("ROLLBACK") } }
+        _ = try scalar("SELECT count(*) FROM sqlite_schema")   // starts the read transaction now
+        return try body()
+    }
+
+    /// Opens a live database to change it: read-write, with `synchronous = EXTRA`, so that a commit
+    /// Backstop reports is durable across a power cut (in rollback-journal mode SQLite then also syncs the
+    /// folder after deleting the journal; without that, the deletion can be lost and the next open rolls
+    /// the committed change back).
+    public static func openForWriting(_ path: String, busyTimeout: TimeInterval = 5) throws -> Database {
+        let db = try Database(path: path, mode: .readWrite, busyTimeout: busyTimeout)
+        try db.execute("PRAGMA synchronous = EXTRA")
+        return db
     }
 
     /// Runs `body` with foreign-key enforcement off, restoring it afterwards. The pragma is a no-op

@@ -23,7 +23,7 @@ public final class Statement {
         }
         if single && !remainder.isEmpty && !SQLScript.isBlank(remainder) {
             sqlite3_finalize(stmt)
-            throw SQLiteError(extendedCode: SQLITE_ERROR, message: "only one statement is allowed; found more after it: \(remainder.trimmingCharacters(in: .whitespacesAndNewlines))", sql: sql)
+            throw SQLiteError(code: .SQLITE_ERROR, message: "only one statement is allowed; found more after it: \(remainder.trimmingCharacters(in: .whitespacesAndNewlines))", sql: sql)
         }
         self.handle = stmt
         self.sql = sql

@@ -21,9 +21,7 @@ public final class FileLock {
     public init(path: String, mode: Mode, wait: TimeInterval, what: String) throws {
         self.path = path
         self.mode = mode
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BackstopError.posix("open the lock file", path) }
-        fchmod(fd, 0o600)
+        fd = try FileLock.openLockFile(path)
         let operation = (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB
         let start = Date()
         while flock(fd, operation) != 0 {
@@ -50,6 +48,31 @@ public final class FileLock {
     }
 
     deinit { release() }
+
+    /// Opens the lock file, creating it (0600) if missing. Never through a symbolic link, never a FIFO,
+    /// device or a file with other names (a hard link): whoever can write the folder could plant one
+    /// where the lock belongs, and a run as root would then write into its target.
+    static func openLockFile(_ path: String) throws -> Int32 {
+        var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            fchmod(fd, 0o600)   // created by this run
+            FileSystem.fsyncDirectory((path as NSString).deletingLastPathComponent)
+            return fd
+        }
+        guard errno == EEXIST else { throw BackstopError.posix("create the lock file", path) }
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw BackstopError.unsafeFile(path: path, reason: "the lock file is a symbolic link") }
+            throw BackstopError.posix("open the lock file", path)
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_nlink == 1 else {
+            close(fd)
+            throw BackstopError.unsafeFile(path: path, reason: "the lock file is not a plain file of its own (a FIFO, a device, or a hard link to another file)")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
 
     public func release() {
         guard fd >= 0 else { return }

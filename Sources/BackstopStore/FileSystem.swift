@@ -1,10 +1,13 @@
 import BackstopCore
-import BackstopCodec
+import CBackstopSignals
 import Foundation
 
-/// File operations with the durability Backstop promises: every file appears atomically
-/// (temporary file in the same directory, fsync, rename, fsync of the directory), and
-/// everything in a store is private (0700 folders, 0600 files) whatever the umask.
+/// File operations with the durability and care Backstop promises:
+/// - every file appears atomically (temporary file in the same folder, fsync, rename, fsync of the folder);
+/// - files Backstop creates are private (0600, folders 0700) whatever the umask, and Backstop changes the
+///   mode of nothing it did not create;
+/// - nothing Backstop opens for writing, and no snapshot file it reads, is reached through a symbolic link
+///   (`O_NOFOLLOW`), and nothing that is not a regular file (a FIFO, a device) is read or written.
 public enum FileSystem {
     public static func exists(_ path: String) -> Bool {
         var info = stat()
@@ -16,6 +19,12 @@ public enum FileSystem {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// True when `path` itself (not what it points at) is a symbolic link.
+    public static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
     public static func size(_ path: String) -> Int64? {
         var info = stat()
         return stat(path, &info) == 0 ? Int64(info.st_size) : nil
@@ -23,8 +32,15 @@ public enum FileSystem {
 
     public static func modificationDate(_ path: String) -> Date? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard lstat(path, &info) == 0 else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+    }
+
+    /// Bytes free for an unprivileged writer in the file system holding `path`.
+    public static func freeBytes(_ path: String) -> Int64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
     /// Absolute, normalized path (symbolic links in existing parents resolved).
@@ -46,26 +62,57 @@ public enum FileSystem {
         return standardized
     }
 
-    /// Creates a private folder (0700) if missing, and makes an existing one private.
-    public static func makePrivateDirectory(_ path: String) throws {
+    /// Creates a private folder (0700, whatever the umask). Returns false when it already existed, in
+    /// which case its mode is left exactly as it is (Backstop changes only what it creates).
+    @discardableResult
+    public static func createPrivateDirectory(_ path: String) throws -> Bool {
         if mkdir(path, 0o700) != 0 {
             guard errno == EEXIST else { throw BackstopError.posix("create folder", path) }
             guard isDirectory(path) else { throw BackstopError.io(operation: "use as a folder", path: path, errno: ENOTDIR) }
-        } else {
-            fsyncDirectory((path as NSString).deletingLastPathComponent)
+            return false
         }
-        var info = stat()
-        if stat(path, &info) == 0, info.st_mode & 0o777 != 0o700 {
-            guard chmod(path, 0o700) == 0 else { throw BackstopError.posix("make private", path) }
-        }
+        // mkdir applies the umask; 0700 is what was asked, on a folder this run just made.
+        chmod(path, 0o700)
+        fsyncDirectory((path as NSString).deletingLastPathComponent)
+        return true
     }
 
-    /// Creates a new private file (0600) exclusively; fails if it exists.
-    public static func createExclusive(_ path: String) throws -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    /// Creates a new private file (0600) exclusively; fails if anything, even a dangling link, is there.
+    public static func createExclusive(_ path: String, mode: mode_t = 0o600) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw BackstopError.posix("create", path) }
-        fchmod(fd, 0o600)
+        fchmod(fd, mode)   // a file this run just created: its mode is ours to set
         return fd
+    }
+
+    /// Opens a file that must be a regular file, never through a symbolic link and never blocking on a
+    /// FIFO. Throws ``BackstopError/unsafeFile(path:reason:)`` for anything else at that path.
+    public static func openRegularFile(_ path: String, flags: Int32 = O_RDONLY) throws -> Int32 {
+        let fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw BackstopError.unsafeFile(path: path, reason: "it is a symbolic link") }
+            throw BackstopError.posix("open", path)
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw BackstopError.unsafeFile(path: path, reason: "it is not a regular file")
+        }
+        // Reads and writes block normally from here on.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
+
+    /// Reads a small regular file whole (a manifest, a configuration), refusing links, FIFOs and devices.
+    public static func readSmallFile(_ path: String, limit: Int = 16 << 20) throws -> Data {
+        let fd = try openRegularFile(path)
+        defer { close(fd) }
+        var info = stat()
+        fstat(fd, &info)
+        guard info.st_size <= limit else { throw BackstopError.invalidInput("\(path) is larger than \(limit) bytes") }
+        var data = Data(count: Int(info.st_size))
+        let n = try data.withUnsafeMutableBytes { try readFully(fd, $0, at: 0, path: path) }
+        return data.prefix(n)
     }
 
     public static func fsyncDirectory(_ path: String) {
@@ -86,27 +133,13 @@ public enum FileSystem {
     /// false, an existing file is never replaced.
     public static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o600, replace: Bool = true) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory as NSString).appendingPathComponent(
-            TemporaryName.make(for: (path as NSString).lastPathComponent))
-        let fd = try createExclusive(temporary)
-        var closed = false
-        defer {
-            if !closed { close(fd) }
-            unlink(temporary)
-        }
-        fchmod(fd, mode)
-        try writeAll(fd, data, path: temporary)
-        guard fsync(fd) == 0 else { throw BackstopError.posix("flush", temporary) }
-        close(fd)
-        closed = true
+        let temporary = try TemporaryFile(in: directory, for: (path as NSString).lastPathComponent, mode: mode)
+        try writeAll(temporary.fd, data, path: temporary.path)
+        try temporary.sync()
         if replace {
-            try commitRename(temporary, path)
+            try temporary.commit(as: path)
         } else {
-            guard link(temporary, path) == 0 else {
-                throw errno == EEXIST ? BackstopError.refused("\(path) already exists; nothing was changed", hint: "")
-                    : BackstopError.posix("create", path)
-            }
-            fsyncDirectory(directory)
+            try temporary.commitNew(as: path)
         }
     }
 
@@ -151,30 +184,167 @@ public enum FileSystem {
 
     public static func listDirectory(_ path: String) throws -> [String] {
         do { return try FileManager.default.contentsOfDirectory(atPath: path) }
-        catch { throw BackstopError.io(operation: "read folder", path: path, errno: ENOENT) }
+        catch { throw BackstopError.io(operation: "read folder", path: path, errno: FileSystem.exists(path) ? EACCES : ENOENT) }
     }
 }
 
-/// Names of temporary files: `.tmp.<pid>.<random>.<name>`. A later run recognizes them and,
-/// once their writer is gone, removes them.
-public enum TemporaryName {
+/// A temporary file that a run writes before committing it under its real name:
+/// `.tmp.<pid>.<random>.<name>` in the same folder, created exclusively (0600), locked with `flock` by
+/// its owner for as long as it exists, and removed if a signal ends the run. A later run removes
+/// temporary files only when it can take that lock (the owner is gone) and the file is old enough
+/// that no owner can be between creating and locking it: a live run's file is never removed.
+public final class TemporaryFile {
     public static let prefix = ".tmp."
+    /// How old an unlocked temporary file must be before another run removes it.
+    public static let staleAfter: TimeInterval = 60
 
-    public static func make(for name: String) -> String {
+    public let path: String
+    public private(set) var fd: Int32
+    private var cleanupSlot: Int32 = -1
+    private var committed = false
+    private var published = false
+
+    public init(in directory: String, for name: String, mode: mode_t = 0o600) throws {
+        bk_cleanup_install()
+        // Where the file system allows it, the file is created without a name (O_TMPFILE), locked, and only
+        // then linked in: no other run can ever see it unlocked.
+        let unnamed = open(directory, TemporaryFile.O_TMPFILE | O_RDWR | O_CLOEXEC, mode)
+        var created: (path: String, fd: Int32)?
+        if unnamed >= 0 {
+            flock(unnamed, LOCK_EX | LOCK_NB)
+            fchmod(unnamed, mode)
+            for _ in 0..<8 {
+                let candidate = (directory as NSString).appendingPathComponent(TemporaryFile.name(for: name))
+                if linkat(AT_FDCWD, "/proc/self/fd/\(unnamed)", AT_FDCWD, candidate, AT_SYMLINK_FOLLOW) == 0 {
+                    created = (candidate, unnamed)
+                    break
+                }
+                if errno != EEXIST { break }
+            }
+            if created == nil { close(unnamed) }
+        }
+        if let created {
+            path = created.path
+            fd = created.fd
+        } else {
+            path = (directory as NSString).appendingPathComponent(TemporaryFile.name(for: name))
+            fd = try FileSystem.createExclusive(path, mode: mode)
+            flock(fd, LOCK_EX | LOCK_NB)
+        }
+        cleanupSlot = bk_cleanup_add(path)
+    }
+
+    /// `O_TMPFILE` (Linux; Swift does not import the macro): an unnamed file in the given folder.
+    static let O_TMPFILE: Int32 = 0o20000000 | O_DIRECTORY
+
+    deinit { discard() }
+
+    static func name(for name: String) -> String {
         "\(prefix)\(getpid()).\(UInt32.random(in: 0...UInt32.max)).\(name)"
     }
 
-    /// The process id encoded in a temporary name, if `name` is one.
-    public static func ownerPID(of name: String) -> Int32? {
-        guard name.hasPrefix(prefix) else { return nil }
-        let parts = name.dropFirst(prefix.count).split(separator: ".", maxSplits: 2)
-        return parts.first.flatMap { Int32($0) }
+    public func sync() throws {
+        guard fsync(fd) == 0 else { throw BackstopError.posix("flush", path) }
     }
 
-    /// True when the process that wrote `name` is no longer running (or the name is not ours).
-    public static func writerIsGone(_ name: String) -> Bool {
-        guard let pid = ownerPID(of: name) else { return true }
-        return !ProcessInfo.isRunning(pid)
+    /// Renames the file over `target` (replacing what is there) and makes it durable.
+    public func commit(as target: String) throws {
+        try FileSystem.commitRename(path, target)
+        finished()
+    }
+
+    /// Links the file in as `target`, which must not exist, and makes it durable.
+    public func commitNew(as target: String) throws {
+        guard link(path, target) == 0 else {
+            throw errno == EEXIST ? BackstopError.alreadyExists(path: target) : BackstopError.posix("create", target)
+        }
+        unlink(path)
+        FileSystem.fsyncDirectory((target as NSString).deletingLastPathComponent)
+        finished()
+    }
+
+    /// Links the file in as `target` if nothing is there (returns false if something is), keeping it open
+    /// and locked: until ``discard()``, no other run takes `target` for an orphan, and a fatal signal
+    /// removes it. The temporary name is gone.
+    public func publish(as target: String) throws -> Bool {
+        guard link(path, target) == 0 else {
+            if errno == EEXIST { return false }
+            throw BackstopError.posix("create", target)
+        }
+        unlink(path)
+        FileSystem.fsyncDirectory((target as NSString).deletingLastPathComponent)
+        published = true
+        if cleanupSlot >= 0 { bk_cleanup_remove(cleanupSlot) }
+        cleanupSlot = bk_cleanup_add(target)
+        return true
+    }
+
+    /// Removes the file (unless it was committed or published) and releases its lock.
+    public func discard() {
+        if !committed && !published && fd >= 0 { unlink(path) }
+        finished()
+    }
+
+    private func finished() {
+        committed = true
+        if cleanupSlot >= 0 { bk_cleanup_remove(cleanupSlot); cleanupSlot = -1 }
+        if fd >= 0 { close(fd); fd = -1 }
+    }
+
+    /// True when `name` looks like a temporary file of Backstop's.
+    public static func isTemporaryName(_ name: String) -> Bool {
+        guard name.hasPrefix(prefix) else { return false }
+        let parts = name.dropFirst(prefix.count).split(separator: ".", maxSplits: 2)
+        return parts.count == 3 && Int32(parts[0]) != nil && UInt32(parts[1]) != nil
+    }
+
+    /// Removes the temporary files in `directory` (those for `name` only, when given) whose owner is gone:
+    /// their lock can be taken, and the process named in them is not running here (or they are older than
+    /// ``staleAfter``, for an owner in another process namespace, where its pid means nothing here; the
+    /// age also covers an owner on a file system without O_TMPFILE, between creating and locking).
+    /// Returns the names removed.
+    @discardableResult
+    public static func removeStale(in directory: String, for name: String? = nil, now: Date = Date(), dryRun: Bool = false) -> [String] {
+        guard let names = try? FileSystem.listDirectory(directory) else { return [] }
+        var removed: [String] = []
+        for entry in names where isTemporaryName(entry) {
+            if let name, !entry.hasSuffix("." + name) { continue }
+            let full = (directory as NSString).appendingPathComponent(entry)
+            guard let modified = FileSystem.modificationDate(full) else { continue }
+            let owner = Int32(entry.dropFirst(prefix.count).split(separator: ".")[0]) ?? 0
+            guard !ProcessInfo.isRunning(owner) || now.timeIntervalSince(modified) > staleAfter else { continue }
+            let fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            if dryRun || unlink(full) == 0 { removed.append(entry) }
+        }
+        if !removed.isEmpty && !dryRun { FileSystem.fsyncDirectory(directory) }
+        return removed
+    }
+}
+
+extension FileSystem {
+    /// The processes (other than this one) that have `path` open, as "pid N (command)", where the system
+    /// shows them (/proc on Linux: every process for root, one's own otherwise).
+    public static func processesHolding(_ path: String) -> [String] {
+        var target = stat()
+        guard stat(path, &target) == 0, let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var found: [String] = []
+        for pid in pids.compactMap({ Int32($0) }) where pid != getpid() {
+            guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
+            let holds = fds.contains { fd in
+                var info = stat()
+                return stat("/proc/\(pid)/fd/\(fd)", &info) == 0 && info.st_dev == target.st_dev && info.st_ino == target.st_ino
+            }
+            if holds {
+                let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+                found.append("pid \(pid) (\(command))")
+            }
+        }
+        return found
     }
 }
 

@@ -5,11 +5,16 @@ import Foundation
 /// The self-description written beside every snapshot file, as `<id>.json`.
 /// A snapshot exists only once its manifest is in place.
 public struct Manifest: Codable, Equatable, Sendable {
-    public static let currentFormat = "backstop-snapshot/1"
+    public static let currentFormat = "backstop-snapshot/2"
+    /// Formats this version reads: /1 lacks `sequence` and `check`.
+    public static let readableFormats: Set<String> = ["backstop-snapshot/1", currentFormat]
 
     public var format: String
     /// Sortable by time: `20261122T101500123Z`.
     public var id: String
+    /// The order in which snapshots were committed to the store (1, 2, 3 ...): unlike `created_at`, a clock
+    /// that was once wrong cannot reorder it. Nil for snapshots written before it existed.
+    public var sequence: Int64?
     /// The instant the snapshot's contents were current (RFC 3339, UTC, milliseconds).
     public var createdAt: String
     /// `manual`, `pre-migration`, `pre-restore`, `pre-recover` ...
@@ -38,8 +43,16 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var compressionLevel: Int
     /// For `pre-migration` snapshots: the migrations the run was about to apply.
     public var migrations: [Int64]?
+    /// What SQLite's check of the image found when the snapshot was taken (nil: not checked).
+    public var check: ImageCheck?
 
     public var createdDate: Date { Timestamp.parseRFC3339(createdAt) ?? .distantPast }
+
+    /// Snapshots in the order they were committed: by sequence (older snapshots without one first, by
+    /// time), then by id.
+    public static func committedBefore(_ a: Manifest, _ b: Manifest) -> Bool {
+        (a.sequence ?? -1, a.createdAt, a.id) < (b.sequence ?? -1, b.createdAt, b.id)
+    }
 
     enum CodingKeys: String, CodingKey {
         case format, id, createdAt = "created_at", kind, label, file, database, dbBytes = "db_bytes"
@@ -47,20 +60,22 @@ public struct Manifest: Codable, Equatable, Sendable {
         case pageSize = "page_size", pageCount = "page_count", schemaVersion = "schema_version"
         case sqliteVersion = "sqlite_version", toolVersion = "tool_version", durationMs = "duration_ms"
         case pinned, pinNote = "pin_note", journalMode = "journal_mode", compressionLevel = "compression_level"
-        case migrations
+        case migrations, sequence, check
     }
 
     public init(format: String = Manifest.currentFormat, id: String, createdAt: String, kind: String, label: String?,
                 file: String, database: String, dbBytes: Int64, compressedBytes: Int64, sha256: String,
                 compressedSha256: String, pageSize: Int, pageCount: Int, schemaVersion: Int64?, sqliteVersion: String,
                 toolVersion: String, durationMs: Int, pinned: Bool = false, pinNote: String? = nil,
-                journalMode: String, compressionLevel: Int, migrations: [Int64]? = nil) {
+                journalMode: String, compressionLevel: Int, migrations: [Int64]? = nil, sequence: Int64? = nil,
+                check: ImageCheck? = nil) {
         self.format = format; self.id = id; self.createdAt = createdAt; self.kind = kind; self.label = label
         self.file = file; self.database = database; self.dbBytes = dbBytes; self.compressedBytes = compressedBytes
         self.sha256 = sha256; self.compressedSha256 = compressedSha256; self.pageSize = pageSize
         self.pageCount = pageCount; self.schemaVersion = schemaVersion; self.sqliteVersion = sqliteVersion
         self.toolVersion = toolVersion; self.durationMs = durationMs; self.pinned = pinned; self.pinNote = pinNote
         self.journalMode = journalMode; self.compressionLevel = compressionLevel; self.migrations = migrations
+        self.sequence = sequence; self.check = check
     }
 
     /// Every key is written, with `null` for absent values, so scripts see a stable shape.
@@ -88,6 +103,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         try c.encode(journalMode, forKey: .journalMode)
         try c.encode(compressionLevel, forKey: .compressionLevel)
         try c.encode(migrations, forKey: .migrations)
+        try c.encode(sequence, forKey: .sequence)
+        try c.encode(check, forKey: .check)
     }
 
     // MARK: - Validation of what is read from disk
@@ -106,7 +123,8 @@ public struct Manifest: Codable, Equatable, Sendable {
     /// checksums of the right shape, sizes that add up.
     public func validate() throws {
         func bad(_ why: String) -> BackstopError { .invalidInput("manifest \(id): \(why)") }
-        guard format == Manifest.currentFormat else { throw bad("unknown format '\(format)'") }
+        guard Manifest.readableFormats.contains(format) else { throw bad("unknown format '\(format)'") }
+        if let sequence, sequence < 1 { throw bad("invalid sequence \(sequence)") }
         guard Manifest.isValidID(id) else { throw bad("invalid id") }
         guard file == Manifest.fileName(for: id) else { throw bad("file '\(file)' does not match the id") }
         guard Timestamp.parseRFC3339(createdAt) != nil else { throw bad("invalid created_at '\(createdAt)'") }
@@ -119,6 +137,7 @@ public struct Manifest: Codable, Equatable, Sendable {
     }
 
     public static func decode(_ data: Data) throws -> Manifest {
+        guard data.count <= 1 << 20 else { throw BackstopError.invalidInput("a manifest larger than 1 MiB") }
         let manifest = try JSONDecoder().decode(Manifest.self, from: data)
         try manifest.validate()
         return manifest
@@ -129,4 +148,36 @@ public struct Manifest: Codable, Equatable, Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self) + Data("\n".utf8)
     }
+}
+
+/// What SQLite's check of an image found (`PRAGMA quick_check` when a snapshot is taken).
+public struct ImageCheck: Codable, Equatable, Sendable {
+    /// `quick_check` or `integrity_check`.
+    public var method: String
+    /// True: no problem found; false: problems found; nil: the check could not run (see `notChecked`).
+    public var ok: Bool?
+    /// What the check reported (up to a few lines).
+    public var problems: [String]
+    /// What could not be checked and why: a collation or function the schema uses that is not defined
+    /// here ("index idx_name: collation nocase_utf8").
+    public var notChecked: [String]
+
+    public init(method: String, ok: Bool?, problems: [String] = [], notChecked: [String] = []) {
+        self.method = method; self.ok = ok; self.problems = problems; self.notChecked = notChecked
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, ok, problems, notChecked = "not_checked"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(problems, forKey: .problems)
+        try c.encode(notChecked, forKey: .notChecked)
+    }
+
+    /// True when the check found problems.
+    public var failed: Bool { ok == false }
 }

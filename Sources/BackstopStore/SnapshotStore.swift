@@ -1,15 +1,19 @@
-import BackstopCore
 import BackstopCodec
+import BackstopCore
 import Foundation
 
-/// A folder of snapshots: `<id>.sqlite.gz` + `<id>.json` pairs, a `lock` file, and temporary
-/// files of runs in progress. Created private (0700, files 0600). May hold several databases' snapshots.
+/// A folder of snapshots: `<id>.sqlite.gz` + `<id>.json` pairs, a `lock` file, a `sequence` counter, and
+/// temporary files of runs in progress. A store Backstop creates is private (0700, files 0600); an
+/// existing folder is used as it is (Backstop changes the mode of nothing it did not create) and a
+/// warning says when others can read it. May hold several databases' snapshots.
 ///
 /// Locking: runs that add snapshots or read them for a restore take the store's lock shared;
 /// prune takes it exclusive, so it never removes or trips over a snapshot being written.
 /// Listing and verifying take no lock: readers never wait.
-public final class SnapshotStore {
+public final class SnapshotStore: Sendable {
     public let path: String
+    /// Things worth telling the user about the store itself (for example that others can read it).
+    public let warnings: [String]
 
     /// A file in the store that is not part of a complete snapshot.
     public struct Problem: Equatable, Sendable {
@@ -25,9 +29,16 @@ public final class SnapshotStore {
             guard FileSystem.isDirectory(parent) else {
                 throw BackstopError.io(operation: "create the store", path: self.path, errno: ENOENT)
             }
-            try FileSystem.makePrivateDirectory(self.path)
+            try FileSystem.createPrivateDirectory(self.path)
         } else if !FileSystem.isDirectory(self.path) {
             throw BackstopError.snapshotNotFound("there is no snapshot store at \(self.path)")
+        }
+        var info = stat()
+        if stat(self.path, &info) == 0, info.st_mode & 0o077 != 0 {
+            warnings = [String(format: "the store %@ can be read by other users (mode %04o), and snapshots hold whole databases; make it private with: chmod 700 %@",
+                               self.path, Int(info.st_mode & 0o7777), self.path)]
+        } else {
+            warnings = []
         }
     }
 
@@ -37,6 +48,7 @@ public final class SnapshotStore {
     public func dataPath(_ manifest: Manifest) -> String { (path as NSString).appendingPathComponent(manifest.file) }
     public func manifestPath(id: String) -> String { (path as NSString).appendingPathComponent(Manifest.manifestName(for: id)) }
     public var lockPath: String { (path as NSString).appendingPathComponent("lock") }
+    public var sequencePath: String { (path as NSString).appendingPathComponent("sequence") }
 
     public func lock(_ mode: FileLock.Mode, wait: TimeInterval) throws -> FileLock {
         try FileLock(path: lockPath, mode: mode, wait: wait, what: "the snapshot store \(path)")
@@ -44,7 +56,7 @@ public final class SnapshotStore {
 
     // MARK: - Reading
 
-    /// Every complete snapshot, oldest first (by id), and the files that are not complete snapshots.
+    /// Every complete snapshot, in the order they were committed, and the files that are not complete snapshots.
     public func scan() throws -> (snapshots: [Manifest], problems: [Problem]) {
         let names = try FileSystem.listDirectory(path)
         let nameSet = Set(names)
@@ -54,11 +66,15 @@ public final class SnapshotStore {
             let id = String(name.dropLast(5))
             guard Manifest.isValidID(id) else { problems.append(Problem(file: name, reason: "not a snapshot manifest name")); continue }
             do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: (path as NSString).appendingPathComponent(name)))
-                let manifest = try Manifest.decode(data)
+                let manifest = try Manifest.decode(try FileSystem.readSmallFile((path as NSString).appendingPathComponent(name), limit: 1 << 20))
                 guard manifest.id == id else { throw BackstopError.invalidInput("its id is \(manifest.id)") }
                 guard nameSet.contains(manifest.file) else {
                     problems.append(Problem(file: name, reason: "its data file \(manifest.file) is missing"))
+                    continue
+                }
+                var info = stat()
+                guard lstat(dataPath(manifest), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                    problems.append(Problem(file: name, reason: "its data file \(manifest.file) is not a regular file"))
                     continue
                 }
                 snapshots.append(manifest)
@@ -72,11 +88,11 @@ public final class SnapshotStore {
                 problems.append(Problem(file: name, reason: "incomplete snapshot (no manifest)"))
             }
         }
-        snapshots.sort { $0.id < $1.id }
+        snapshots.sort(by: Manifest.committedBefore)
         return (snapshots, problems.sorted { $0.file < $1.file })
     }
 
-    /// Complete snapshots, oldest first; of one database only when `database` is given.
+    /// Complete snapshots in the order they were committed; of one database only when `database` is given.
     public func snapshots(ofDatabase database: String? = nil) throws -> [Manifest] {
         let all = try scan().snapshots
         guard let database else { return all }
@@ -90,7 +106,7 @@ public final class SnapshotStore {
         let matches = all.filter { $0.id.hasPrefix(id) }
         if matches.count == 1, id.count >= 8 { return matches[0] }
         if matches.count > 1 {
-            throw BackstopError.invalidInput("'\(id)' matches \(matches.count) snapshots: \(matches.prefix(5).map(\.id).joined(separator: ", "))")
+            throw BackstopError.ambiguousID(id, matches: matches.map(\.id))
         }
         throw BackstopError.snapshotNotFound("no snapshot '\(id)' in \(path)")
     }
@@ -109,36 +125,59 @@ public final class SnapshotStore {
         try FileSystem.removeDurably(dataPath(manifest))
     }
 
-    /// How long an orphaned file must sit before a later run removes it.
+    /// The next number in the store's commit order. The counter lives in `sequence`, updated under its own
+    /// short lock, so concurrent snapshot runs never share a number; when it is missing (a store written
+    /// by an earlier version), it starts after the highest sequence any manifest has.
+    public func nextSequence() throws -> Int64 {
+        let fd = try FileLock.openLockFile(sequencePath)
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw BackstopError.posix("lock", sequencePath) }
+        }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = try buffer.withUnsafeMutableBytes { try FileSystem.readFully(fd, $0, at: 0, path: sequencePath) }
+        let text = String(decoding: buffer.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        var last = Int64(text) ?? 0
+        if Int64(text) == nil {
+            last = try scan().snapshots.compactMap(\.sequence).max() ?? 0
+        }
+        let next = last + 1
+        let record = Array("\(next)\n".utf8)
+        guard ftruncate(fd, 0) == 0 else { throw BackstopError.posix("write", sequencePath) }
+        try record.withUnsafeBytes { raw in
+            guard pwrite(fd, raw.baseAddress, raw.count, 0) == raw.count else { throw BackstopError.posix("write", sequencePath) }
+        }
+        guard fsync(fd) == 0 else { throw BackstopError.posix("flush", sequencePath) }
+        return next
+    }
+
+    /// How long an orphaned data file must sit before a later run removes it.
     public static let staleAge: TimeInterval = 3600
 
-    /// Removes temporary files whose writer has exited, and data files without a manifest that are
-    /// older than ``staleAge``. Returns the names removed.
+    /// Removes temporary files whose owner is gone (see ``TemporaryFile``), and data files without a
+    /// manifest that are older than ``staleAge`` and not held by a run. Returns the names removed.
     @discardableResult
     public func removeStaleFiles(now: Date = Date(), dryRun: Bool = false) -> [String] {
-        guard let names = try? FileSystem.listDirectory(path) else { return [] }
+        var removed = TemporaryFile.removeStale(in: path, now: now, dryRun: dryRun)
+        guard let names = try? FileSystem.listDirectory(path) else { return removed }
         let nameSet = Set(names)
-        var removed: [String] = []
-        for name in names {
+        for name in names where name.hasSuffix(".sqlite.gz") && !name.hasPrefix(".") {
+            let id = String(name.dropLast(".sqlite.gz".count))
+            guard Manifest.isValidID(id), !nameSet.contains(Manifest.manifestName(for: id)) else { continue }
             let full = (path as NSString).appendingPathComponent(name)
-            let age = now.timeIntervalSince(FileSystem.modificationDate(full) ?? now)
-            let stale: Bool
-            if name.hasPrefix(TemporaryName.prefix) {
-                stale = TemporaryName.writerIsGone(name) || age > 7 * 86400
-            } else if name.hasSuffix(".sqlite.gz") {
-                let id = String(name.dropLast(".sqlite.gz".count))
-                stale = Manifest.isValidID(id) && !nameSet.contains(Manifest.manifestName(for: id)) && age > SnapshotStore.staleAge
-            } else {
-                stale = false
-            }
-            if stale, dryRun || unlink(full) == 0 { removed.append(name) }
+            guard let modified = FileSystem.modificationDate(full), now.timeIntervalSince(modified) > SnapshotStore.staleAge else { continue }
+            let fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            let free = flock(fd, LOCK_EX | LOCK_NB) == 0
+            close(fd)
+            if free, dryRun || unlink(full) == 0 { removed.append(name) }
         }
-        if !removed.isEmpty { FileSystem.fsyncDirectory(path) }
+        if !removed.isEmpty && !dryRun { FileSystem.fsyncDirectory(path) }
         return removed
     }
 
-    /// A new temporary file in the store, named so that a later run can clean it up.
-    public func temporaryPath(for name: String) -> String {
-        (path as NSString).appendingPathComponent(TemporaryName.make(for: name))
+    /// A new temporary file in the store, for a snapshot being written.
+    public func temporaryFile(for name: String) throws -> TemporaryFile {
+        try TemporaryFile(in: path, for: name)
     }
 }

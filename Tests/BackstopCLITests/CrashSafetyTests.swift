@@ -53,7 +53,7 @@ final class CrashSafetyTests: BackstopTestCase {
         let before = try contentDigest(path("app.db"))
         let mountPoint = path("small")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mount = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint])
+        let mount = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mountPoint])
         guard mount.status == 0 else { throw XCTSkip("cannot mount a small tmpfs here: \(mount.stderr)") }
         defer { _ = try? run("/bin/umount", [mountPoint]) }
 

@@ -143,3 +143,25 @@ open class BackstopTestCase: XCTestCase {
         return object
     }
 }
+
+// MARK: - Short forms of library calls the tests make often
+
+extension Restorer {
+    /// `restoreToFile` with only `force` set.
+    public static func restoreToFile(_ manifest: Manifest, store: SnapshotStore, path: String, force: Bool) throws -> RestoreReport {
+        var options = RestoreOptions()
+        options.force = force
+        return try restoreToFile(manifest, store: store, path: path, options: options)
+    }
+}
+
+extension Recoverer {
+    /// `recover` as a dry run or a real run, without confirmation.
+    public static func recover(_ snapshot: Manifest, store: SnapshotStore, database: String, request: RecoveryRequest,
+                               dryRun: Bool, allowOtherDatabase: Bool = false) throws -> RecoveryReport {
+        var options = RecoveryOptions()
+        options.dryRun = dryRun
+        options.allowOtherDatabase = allowOtherDatabase
+        return try recover(snapshot, store: store, database: database, request: request, options: options)
+    }
+}

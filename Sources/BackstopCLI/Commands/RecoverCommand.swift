@@ -49,9 +49,11 @@ extension Backstop {
         @Flag(help: "Allow a snapshot of another database as the source.")
         var otherDatabase = false
 
+        @OptionGroup var migrationsOptions: MigrationsOptions
+
         func run() throws {
             let output = outputOptions.output
-            let resolved = try target.resolve()
+            let resolved = try target.resolve(migrations: migrationsOptions.dir)
             let store = try target.openStore(resolved, create: false)
             let manifest = try store.snapshot(id: snapshot)
             var request = RecoveryRequest(table: table, predicate: predicate)
@@ -61,27 +63,30 @@ extension Backstop {
                 let (name, value) = try RecoveryRequest.parseSet(assignment)
                 request.sets[name] = value
             }
+            if !dryRun && !confirmation.yes && !Output.stdinIsTerminal {
+                // Nobody to ask: refuse before any work.
+                try confirmation.confirm("", question: "", action: "recovering rows into the live database", output: output)
+            }
+            var options = RecoveryOptions()
+            options.lockWait = lock.lockWait
+            options.allowOtherDatabase = otherDatabase
+            options.dryRun = dryRun
+            options.migrations = resolved.migrations
             if !dryRun && !confirmation.yes {
-                // Nobody to ask: refuse before any work. On a terminal: show the plan first, then ask.
-                if !Output.stdinIsTerminal {
-                    try confirmation.confirm("", question: "", action: "recovering rows into the live database", output: output)
+                options.confirm = { plan in
+                    if !output.json { output.say(RecoverCommand.planText(plan, dryRun: true) + "\n") }
+                    try confirmation.confirm("", question: "Recover these rows into \(resolved.database)?",
+                                             action: "recovering rows into the live database", output: output)
                 }
-                let preview = try Recoverer.recover(manifest, store: store, database: resolved.database, request: request,
-                                                    dryRun: true, lockWait: lock.lockWait, allowOtherDatabase: otherDatabase)
-                if preview.plan.rows.isEmpty && preview.plan.repoints.isEmpty {
-                    emit(preview, output: output)
-                    return
-                }
-                if !output.json { output.say(RecoverCommand.planText(preview.plan, dryRun: true) + "\n") }
-                try confirmation.confirm("", question: "Recover these rows into \(resolved.database)?",
-                                         action: "recovering rows into the live database", output: output)
             }
             let bar = output.progress("recover")
-            let report = try Recoverer.recover(manifest, store: store, database: resolved.database, request: request,
-                                               dryRun: dryRun, lockWait: lock.lockWait, allowOtherDatabase: otherDatabase,
-                                               progress: bar?.handler)
+            options.progress = bar?.handler
+            let report = try Recoverer.recover(manifest, store: store, database: resolved.database, request: request, options: options)
             bar?.finish()
             emit(report, output: output)
+            if report.plan.matched == 0 {
+                throw ExitCode(ExitStatus.notFound.rawValue)
+            }
         }
 
         func emit(_ report: RecoveryReport, output: Output) {
@@ -89,34 +94,59 @@ extension Backstop {
             if output.json {
                 output.emitJSON([
                     "snapshot": plan.snapshot.id, "database": plan.database, "dry_run": report.dryRun,
+                    "matched": plan.matched,
                     "tables": plan.rowsPerTable.map { ["table": $0.table, "rows": $0.count] },
                     "rows": plan.rows.map { row in
-                        ["table": row.table, "key": row.key.map(\.jsonObject), "reason": row.reason.text,
+                        ["table": row.table, "key": row.key.map(\.jsonObject), "reason": RecoverCommand.reasonText(row.reason),
                          "values": Dictionary(uniqueKeysWithValues: zip(row.columns, row.values.map(\.jsonObject)))] as [String: Any]
                     },
                     "repointed": plan.repoints.map { ["table": $0.table, "key": $0.key.map(\.jsonObject), "columns": $0.columns,
                                                       "from": $0.from.map(\.jsonObject), "to": $0.to.map(\.jsonObject)] as [String: Any] },
                     "already_present": plan.alreadyPresent, "defaulted_columns": plan.defaulted,
                     "pre_recover": report.preRecover.map { JSON.object($0) } ?? NSNull(),
+                    "checks_run": report.checksRun,
+                    "check_failures": report.checkFailures.map { ["migration": $0.check.name, "line": $0.check.statement.line,
+                                                                 "statement": $0.check.statement.sql, "rows": $0.rows.jsonObject] as [String: Any] },
                 ] as [String: Any])
                 return
             }
-            if plan.rows.isEmpty && plan.repoints.isEmpty {
-                output.say("Nothing to recover: no row of \(plan.request.table) matching the condition is missing from the live database"
-                           + (plan.alreadyPresent > 0 ? " (\(plan.alreadyPresent) matching row\(plan.alreadyPresent == 1 ? " is" : "s are") present live)." : "."))
+            if plan.matched == 0 {
+                output.say("No row of \(plan.request.table) in snapshot \(plan.snapshot.id) matches the condition; nothing was changed.")
                 return
             }
-            if report.dryRun { output.say(RecoverCommand.planText(plan, dryRun: true)); return }
-            output.say(RecoverCommand.planText(plan, dryRun: false))
+            if plan.isEmpty {
+                output.say("Nothing to recover: every row of \(plan.request.table) matching the condition (\(plan.alreadyPresent)) is present in the live database; nothing was changed.")
+                return
+            }
+            output.say(RecoverCommand.planText(plan, dryRun: report.dryRun))
+            if report.dryRun { output.say("Dry run: the rows were inserted in a transaction that was rolled back; nothing was changed.") }
             if let pre = report.preRecover {
                 output.say("Pre-recover snapshot \(pre.id) taken; undo with: backstop restore \(pre.id) --db \(plan.database)")
+            }
+            if report.checksRun > 0 {
+                if report.checkFailures.isEmpty {
+                    output.say("Postconditions: the \(report.checksRun) verify quer\(report.checksRun == 1 ? "y" : "ies") of the applied migrations return no rows\(report.dryRun ? " with these rows in place" : "").")
+                } else {
+                    output.say("Postconditions that fail with these rows in place:")
+                    for failure in report.checkFailures {
+                        output.say("  \(failure.check.name) line \(failure.check.statement.line): \(oneLine(failure.check.statement.sql))\n" + failure.rows.describe())
+                    }
+                }
+            }
+        }
+
+        static func reasonText(_ reason: RecoveredRow.Reason) -> String {
+            switch reason {
+            case .selected: return "selected"
+            case .parent(let of): return "referenced by \(of)"
+            case .child(let of): return "refers to \(of)"
             }
         }
 
         static func planText(_ plan: RecoveryPlan, dryRun: Bool) -> String {
             var lines = ["\(dryRun ? "Plan: recover" : "Recovered") from snapshot \(plan.snapshot.id) into \(plan.database):"]
             for (table, count) in plan.rowsPerTable { lines.append("  \(table): \(count) row\(count == 1 ? "" : "s")") }
-            for row in plan.rows { lines.append("    + \(row.label)  \(row.reason.text)") }
+            for row in plan.rows { lines.append("    + \(row.label)  \(reasonText(row.reason))") }
             if !plan.repoints.isEmpty {
                 lines.append("  \(dryRun ? "re-point" : "re-pointed") \(plan.repoints.count) live row\(plan.repoints.count == 1 ? "" : "s"):")
                 for repoint in plan.repoints {

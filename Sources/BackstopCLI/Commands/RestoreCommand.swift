@@ -78,7 +78,10 @@ extension Backstop {
 
             if let to {
                 let bar = output.progress("restore")
-                let report = try Restorer.restoreToFile(manifest, store: store, path: to, force: force, progress: bar?.handler)
+                var options = RestoreOptions()
+                options.force = force
+                options.lockWait = lock.lockWait
+                let report = try Restorer.restoreToFile(manifest, store: store, path: to, options: options, progress: bar?.handler)
                 bar?.finish()
                 RestoreCommand.emit(report, output: output)
                 return

@@ -156,11 +156,9 @@ public final class Migrator {
 
     /// Runs the plan on a private copy of the database made through the backup API.
     private func rehearse(_ plan: MigrationPlan, options: Options, started: Date) throws -> MigrationReport {
-        let copyPath = try openStore().temporaryPath(for: "rehearsal.db")
-        defer { Snapshotter.removeDatabaseFiles(copyPath) }
-        _ = try Snapshotter.copyImage(from: database, to: copyPath, lockWait: options.lockWait, progress: options.snapshotProgress)
-        let copy = try Database(path: copyPath, mode: .readWrite)
-        try copy.execute("PRAGMA journal_mode = DELETE")
+        let privateCopy = try PrivateCopy(of: database, in: try openStore().path, lockWait: options.lockWait,
+                                          progress: options.snapshotProgress)
+        let copy: Database = privateCopy.database
         let before = try Migrator.tableCounts(copy)
         let steps = try Migrator.apply(plan, on: copy, events: options.events, rehearsal: true) { nil }
         let after = try Migrator.tableCounts(copy)

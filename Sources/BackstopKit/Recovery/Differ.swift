@@ -53,33 +53,30 @@ public struct DiffReport: Sendable {
 }
 
 /// Compares a snapshot with the live database or another snapshot, table by table, by key.
-/// Snapshots are decompressed into private temporary copies (removed afterwards); the live database
-/// is opened read-only. SQLite matches rows through the tables' keys, so memory does not grow with
-/// the tables.
+/// Snapshots are read in place (nothing is decompressed to disk); the live database is opened read-only.
+/// SQLite matches rows through the tables' keys, so memory does not grow with the tables.
 public enum Differ {
     public static func diff(_ snapshot: Manifest, against other: DiffSide, store: SnapshotStore, table: String? = nil,
                             rowLimit: Int = 1000, progress: PhaseProgress? = nil) throws -> DiffReport {
-        let old = try SnapshotCopy(snapshot, store: store, progress: progress)
-        var otherCopy: SnapshotCopy?
-        let newerPath: String
+        let old = try SnapshotFile(snapshot, in: store)
+        let db: Database
         let againstName: String
         switch other {
         case .live(let path):
-            newerPath = FileSystem.absolute(path)
+            let newerPath = FileSystem.absolute(path)
             try Database.checkIsSQLiteFile(newerPath)
+            db = try Database.openForReading(newerPath)
+            try db.execute("PRAGMA query_only = ON")
+            db.enableStandIns()
             againstName = "live"
         case .snapshot(let manifest):
-            otherCopy = try SnapshotCopy(manifest, store: store, progress: progress)
-            newerPath = otherCopy!.path
+            db = try SnapshotFile(manifest, in: store).openDatabase()
             againstName = manifest.id
         }
-        // The copies delete their files when released: keep them alive while SQLite reads them.
-        return try withExtendedLifetime((old, otherCopy)) {
-            let db = try Database(path: newerPath, mode: .readOnly)
-            try db.execute("PRAGMA query_only = ON")
-            try db.attach(old.path, as: "snap")
-            defer { try? db.execute("DETACH DATABASE snap") }
-            return try diff(db, snapshot: snapshot, against: againstName, table: table, rowLimit: rowLimit)
+        try old.attach(to: db, as: "snap")
+        defer { try? db.execute("DETACH DATABASE snap") }
+        return try db.inReadTransaction {
+            try diff(db, snapshot: snapshot, against: againstName, table: table, rowLimit: rowLimit)
         }
     }
 
@@ -124,19 +121,26 @@ public enum Differ {
 
     static func diffTable(_ db: Database, old: TableSchema, new: TableSchema, listRows: Bool, rowLimit: Int) throws -> TableDiff {
         let name = quoteIdentifier(old.name)
-        // Match by the snapshot's key when the live table still has those columns.
-        let key: [String]
-        if old.keyIsRowID && new.keyIsRowID && !old.withoutRowID && !new.withoutRowID {
-            key = ["rowid"]
-        } else if !old.primaryKey.isEmpty && old.primaryKey.allSatisfy(new.columnNames.contains) {
-            key = old.primaryKey
+        // Match by the snapshot's key when the live table still has those columns; rowid tables by their
+        // rowid, reached on each side through a name no real column shadows.
+        let oldKey: [String], newKey: [String]
+        if old.keyIsRowID && new.keyIsRowID, let oldAlias = old.rowidAlias, let newAlias = new.rowidAlias {
+            oldKey = [oldAlias]
+            newKey = [newAlias]
+        } else if !old.primaryKey.isEmpty && old.primaryKey.allSatisfy({ new.column(named: $0) != nil }) {
+            oldKey = old.primaryKey
+            newKey = old.primaryKey
         } else {
-            return TableDiff(table: old.name, key: old.keyColumns, deleted: 0, inserted: 0, changed: 0,
-                             note: "rows cannot be matched: the key changed since the snapshot", rows: nil)
+            let why = old.keyColumns.isEmpty || new.keyColumns.isEmpty
+                ? "rows cannot be matched: no primary key, and columns named rowid, oid and _rowid_ hide the rowid"
+                : "rows cannot be matched: the key changed since the snapshot"
+            return TableDiff(table: old.name, key: old.keyColumns, deleted: 0, inserted: 0, changed: 0, note: why, rows: nil)
         }
-        let join = key.map { k in k == "rowid" ? "m.rowid = s.rowid" : "m.\(quoteIdentifier(k)) = s.\(quoteIdentifier(k))" }.joined(separator: " AND ")
-        let common = old.columnNames.filter(new.columnNames.contains)
-        let compared = common.filter { !key.contains($0) }
+        let key = oldKey
+        // IS, not =: a rowid table's primary key may hold NULLs, and NULL = NULL is never true.
+        let join = zip(oldKey, newKey).map { "m.\(quoteIdentifier($1)) IS s.\(quoteIdentifier($0))" }.joined(separator: " AND ")
+        let common = old.columnNames.filter { new.column(named: $0) != nil }
+        let compared = common.filter { column in !key.contains { $0.caseInsensitiveCompare(column) == .orderedSame } }
         let differs = compared.isEmpty ? "0" : compared.map { "s.\(quoteIdentifier($0)) IS NOT m.\(quoteIdentifier($0))" }.joined(separator: " OR ")
 
         let deletedSQL = "FROM snap.\(name) AS s WHERE NOT EXISTS (SELECT 1 FROM main.\(name) AS m WHERE \(join))"
@@ -147,13 +151,13 @@ public enum Differ {
                              inserted: try db.int("SELECT count(*) " + insertedSQL),
                              changed: try db.int("SELECT count(*) " + changedSQL), note: nil, rows: nil)
         if listRows {
-            let keyPrefix = key == ["rowid"] ? ["rowid"] : []
-            let shown = keyPrefix + common
+            let shown = (old.keyIsRowID ? oldKey : []) + common
+            let shownNew = (old.keyIsRowID ? newKey : []) + common
             var rows = DiffRows(columns: shown, deleted: [], inserted: [], changed: [], truncated: false)
             let limit = rowLimit + 1
             rows.deleted = try db.rows("SELECT \(columnList(shown, alias: "s")) \(deletedSQL) ORDER BY \(columnList(key, alias: "s")) LIMIT \(limit)")
-            rows.inserted = try db.rows("SELECT \(columnList(shown, alias: "m")) \(insertedSQL) ORDER BY \(columnList(key, alias: "m")) LIMIT \(limit)")
-            let pairs = try db.rows("SELECT \(columnList(key, alias: "s")), \(columnList(shown, alias: "s")), \(columnList(shown, alias: "m")) \(changedSQL) ORDER BY \(columnList(key, alias: "s")) LIMIT \(limit)")
+            rows.inserted = try db.rows("SELECT \(columnList(shownNew, alias: "m")) \(insertedSQL) ORDER BY \(columnList(newKey, alias: "m")) LIMIT \(limit)")
+            let pairs = try db.rows("SELECT \(columnList(key, alias: "s")), \(columnList(shown, alias: "s")), \(columnList(shownNew, alias: "m")) \(changedSQL) ORDER BY \(columnList(key, alias: "s")) LIMIT \(limit)")
             rows.changed = pairs.map { row in
                 (Array(row[0..<key.count]), Array(row[key.count..<key.count + shown.count]), Array(row[(key.count + shown.count)...]))
             }

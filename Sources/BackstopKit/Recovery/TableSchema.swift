@@ -1,7 +1,5 @@
 import BackstopCore
-import BackstopCodec
 import BackstopSQLite
-import BackstopStore
 import Foundation
 
 /// What recovery and diff need to know about one table: columns, key, foreign keys, unique indexes.
@@ -32,11 +30,29 @@ public struct TableSchema: Equatable, Sendable {
     public var columnNames: [String] { columns.map(\.name) }
     public var primaryKey: [String] { columns.filter { $0.primaryKeyIndex > 0 }.sorted { $0.primaryKeyIndex < $1.primaryKeyIndex }.map(\.name) }
 
-    /// The columns that identify a row: the primary key, or `rowid` for tables without one.
-    public var keyColumns: [String] { primaryKey.isEmpty ? ["rowid"] : primaryKey }
+    /// True when the key is the rowid itself (a rowid table without a declared primary key).
+    public var keyIsRowID: Bool { primaryKey.isEmpty && !withoutRowID }
 
-    /// True when the key is the rowid itself (no primary key, or an INTEGER PRIMARY KEY alias).
-    public var keyIsRowID: Bool { primaryKey.isEmpty }
+    /// The name that reaches this table's rowid: `rowid`, `oid` or `_rowid_`, whichever no real column
+    /// shadows (a column may well be called `rowid`); nil when all three are columns, or for WITHOUT
+    /// ROWID tables.
+    public var rowidAlias: String? {
+        guard !withoutRowID else { return nil }
+        let names = Set(columnNames.map { $0.lowercased() })
+        return ["rowid", "oid", "_rowid_"].first { !names.contains($0) }
+    }
+
+    /// The columns that identify a row: the primary key, or the rowid (by its unshadowed alias) for
+    /// tables without one. Empty when rows cannot be identified (every rowid alias is a real column).
+    public var keyColumns: [String] {
+        if !primaryKey.isEmpty { return primaryKey }
+        return rowidAlias.map { [$0] } ?? []
+    }
+
+    /// Column `name`, compared as SQLite does (case-insensitively).
+    public func column(named name: String) -> Column? {
+        columns.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+    }
 
     /// Reads the schema of every ordinary table in `schema` (`main`, or an attached name).
     public static func all(in db: Database, schema: String = "main") throws -> [String: TableSchema] {
@@ -92,14 +108,20 @@ public struct TableSchema: Equatable, Sendable {
     }
 }
 
-/// `"a" = ?1 AND "b" IS ?2`-style matching of rows by a list of columns.
+extension Dictionary where Key == String, Value == TableSchema {
+    /// The table of that name, compared as SQLite compares identifiers (case-insensitively).
+    func table(named name: String) -> TableSchema? {
+        self[name] ?? values.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+    }
+}
+
+/// `"a" IS ?1 AND "b" IS ?2`: matching rows by a list of columns, NULLs included.
 func matchClause(_ columns: [String], alias: String? = nil, firstParameter: Int = 1) -> String {
     columns.enumerated().map { offset, column in
-        let name = column == "rowid" ? "rowid" : quoteIdentifier(column)
-        return "\(alias.map { $0 + "." } ?? "")\(name) IS ?\(firstParameter + offset)"
+        "\(alias.map { $0 + "." } ?? "")\(quoteIdentifier(column)) IS ?\(firstParameter + offset)"
     }.joined(separator: " AND ")
 }
 
 func columnList(_ columns: [String], alias: String? = nil) -> String {
-    columns.map { ($0 == "rowid" ? "rowid" : quoteIdentifier($0)) }.map { (alias.map { $0 + "." } ?? "") + $0 }.joined(separator: ", ")
+    columns.map { (alias.map { $0 + "." } ?? "") + quoteIdentifier($0) }.joined(separator: ", ")
 }

@@ -16,6 +16,10 @@ public struct RestoreOptions {
     public var level: Int = 1
     /// Refuse when the snapshot is of another database (restores into the live database only).
     public var allowOtherDatabase = false
+    /// Restore a snapshot of a database that failed SQLite's check when the snapshot was taken.
+    public var allowFailedCheck = false
+    /// With `restoreToFile`, replace an existing file (never one that another process has open).
+    public var force = false
 
     public init() {}
 }
@@ -29,6 +33,8 @@ public struct RestoreReport {
     public var durationMs: Int
     /// True when the image was rebuilt to the live database's page size (WAL databases).
     public var convertedPageSize: Bool
+    /// Worth knowing (a check that could not run, stale files removed ...).
+    public var notes: [String] = []
 }
 
 /// Restores snapshots, either into the live database (through the backup API, in one transaction,
@@ -36,11 +42,12 @@ public struct RestoreReport {
 public enum Restorer {
     /// Restores `manifest` into the live database at `database`.
     ///
-    /// Order: database lock, store lock (shared), full verification of the snapshot into a private
-    /// temporary image, `beforeChange`, a `pre-restore` snapshot of the current state, then one backup
-    /// step that replaces every page in a single transaction on the live database. Other connections
-    /// may keep it open: their `-wal` and `-shm` stay coherent because SQLite does the writing.
-    /// A kill at any moment leaves the database either as it was or fully restored.
+    /// Order: database lock, store lock (shared), the snapshot opened in place, `beforeChange`, the live
+    /// database's write lock, a `pre-restore` snapshot of the current state, then the backup API copies
+    /// every page in one transaction. Both checksums of the snapshot are verified on the way, before the
+    /// commit: a damaged snapshot changes nothing. Other connections may keep the database open: SQLite
+    /// does the writing, so their `-wal` and `-shm` stay coherent. A kill at any moment leaves the
+    /// database either as it was or fully restored.
     public static func restoreLive(_ manifest: Manifest, store: SnapshotStore, database databasePath: String,
                                    options: RestoreOptions = RestoreOptions(),
                                    progress: PhaseProgress? = nil) throws -> RestoreReport {
@@ -52,142 +59,396 @@ public enum Restorer {
                 "snapshot \(manifest.id) is of \(manifest.database), not of \(database); nothing was changed",
                 hint: "write it to a new file with 'backstop restore \(manifest.id) --to PATH'")
         }
+        try refuseFailedCheck(manifest, options: options)
         let databaseLock = try DatabaseLock.acquire(database, wait: options.lockWait)
         defer { databaseLock.release() }
         let storeLock = try store.lock(.shared, wait: options.lockWait)
         defer { storeLock.release() }
 
-        // 1. Verify: decompress into a private image, checking both checksums, then SQLite's own check.
-        let imagePath = store.temporaryPath(for: "restore-image")
-        defer { Snapshotter.removeDatabaseFiles(imagePath) }
-        try Verifier.checkedImage(manifest, in: store, to: imagePath, progress: progress)
-
-        let live = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
-        let liveJournalMode = live.journalMode
-        let liveIsWAL = liveJournalMode == "wal"
-        let livePageSize = live.pageSize
-        // Read now: only a migration changes it, and migrations need the database lock this run holds.
-        let liveSchemaVersion = try SchemaVersion.read(from: live)
-        var converted = false
-        do {
+        // 1. The snapshot, opened once and read in place; its checksums are verified as the copy reads it.
+        let file = try SnapshotFile(manifest, in: store)
+        guard file.size == manifest.compressedBytes else {
+            throw BackstopError.verificationFailed(id: manifest.id, reason: "the file has \(file.size) bytes, the manifest says \(manifest.compressedBytes)")
+        }
+        var notes: [String] = []
+        if manifest.check == nil {
+            // Taken before snapshots recorded their check: run it now.
             progress?(.checkingImage, 0, 1)
-            let image = try Database(path: imagePath, mode: .readWrite)
-            let problems = try image.integrityProblems(quick: true)
+            let report = IntegrityCheck.run(on: try file.openDatabase(), quick: true)
             progress?(.checkingImage, 1, 1)
-            guard problems.isEmpty else {
-                throw BackstopError.verificationFailed(id: manifest.id, reason: "PRAGMA quick_check failed: \(problems.prefix(3).joined(separator: "; "))")
+            if report.ok == false {
+                throw BackstopError.verificationFailed(id: manifest.id, reason: "PRAGMA quick_check failed: \(report.problems.prefix(3).joined(separator: "; "))")
             }
-            // The copy takes the live database's journal mode; SQLite sets WAL's header itself.
-            try image.execute("PRAGMA journal_mode = DELETE")
-            // In WAL mode the backup API cannot change the destination's page size: rebuild the
-            // private image at the live page size first (same rows, same schema).
-            if liveIsWAL && image.pageSize != livePageSize {
-                try image.execute("PRAGMA page_size = \(livePageSize); VACUUM")
-                guard image.pageSize == livePageSize else {
-                    throw BackstopError.refused("cannot convert snapshot \(manifest.id) to the live page size \(livePageSize); nothing was changed",
-                                                hint: "restore it to a new file with --to")
-                }
-                converted = true
-            }
+            if let reason = report.couldNotRun { notes.append("PRAGMA quick_check could not run on the image: \(reason)") }
+        }
+        let verification = SequentialVerification(manifest)
+        let observer = SnapshotReadObserver(onMember: verification.member)
+        var image = try file.openDatabase(observer: observer)
+
+        let live = try Database.openForWriting(database, busyTimeout: options.lockWait)
+        let liveIsWAL = live.journalMode == "wal"
+        let livePageSize = try live.int("PRAGMA page_size")
+        var converted: PrivateCopy?
+        if liveIsWAL && manifest.pageSize != Int(livePageSize) {
+            // In WAL mode the backup API cannot change the destination's page size: rebuild the image at
+            // the live page size first (same rows, same schema). This needs room for one copy.
+            try file.decompressChecked(write: nil, progress: progress.map { p in { p(.decompressing, $0, $1) } })
+            converted = try PrivateCopy(vacuuming: image, pageSize: Int(livePageSize), in: store.path)
+            image = converted!.database
         }
 
-        // 2. Guards.
+        // 2. Guards, on the live database as it is, before anything changes.
         if let beforeChange = options.beforeChange {
-            let reader = try Database(path: database, mode: .readOnly, busyTimeout: options.lockWait)
-            try beforeChange(reader)
+            try beforeChange(try Database.openForReading(database, busyTimeout: options.lockWait))
         }
 
-        // 3. Take the live database's write lock: the backup API opens the destination's write transaction
-        //    on its first step and keeps it until the copy is done, so a step of zero pages takes the lock
-        //    and copies nothing. From here to the commit no other write can land, so no write can fall
-        //    between the pre-restore snapshot and the restore (other writers wait within their busy timeout).
-        let image = try Database(path: imagePath, mode: .readOnly)
-        let backup = try Backup(from: image, to: live)
-        func step(pages: Int32) throws {
-            do {
-                _ = try backup.step(pages: pages, busyDeadline: Date().addingTimeInterval(options.lockWait))
-            } catch let error as SQLiteError where error.isBusy {
-                throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy",
-                                           waited: options.lockWait)
-            }
-        }
-        try step(pages: 0)
-
-        // 4. A snapshot of the current state, so that the restore itself can be undone. If it fails, the
-        //    unfinished backup is rolled back when it is released: nothing changed.
+        // 3. The live database's write lock, and a snapshot of the current state taken under it, so that the
+        //    restore can be undone and no write falls between that snapshot and the restore.
         var preOptions = SnapshotOptions(kind: "pre-restore", label: "before restoring \(manifest.id)")
         preOptions.level = options.level
         preOptions.lockWait = options.lockWait
         let safetyProgress = progress.map(Restorer.asSafetySnapshot)
-        let pre: Manifest
+        let deadline = Date().addingTimeInterval(options.lockWait)
+        let backup: Backup
+        let safety: SafetySnapshot
         if liveIsWAL {
-            // WAL: readers still read while the write lock is held; copy through another connection.
-            pre = try Snapshotter.takeLocked(database: database, store: store, options: preOptions, progress: safetyProgress).manifest
+            backup = try lockWAL(live, from: image, database: database, deadline: deadline)
+            // The safety snapshot reads through a reader of its own while the copy writes: the copy's frames
+            // stay invisible to that reader until the commit, and the commit waits for the snapshot.
+            safety = SafetySnapshot(database: database, store: store, options: preOptions)
         } else {
-            // Rollback journal: the backup holds the exclusive lock and has written nothing, so the file on
-            // disk is exactly the committed state; it is the image, read through the live connection's own
-            // file handle.
-            guard let size = FileSystem.size(database), size % Int64(livePageSize) == 0 else {
-                throw BackstopError.failed("\(database) is not a whole number of \(livePageSize)-byte pages; nothing was changed")
-            }
-            let copy = Snapshotter.CopyResult(takenAt: Date(), pageSize: livePageSize, pageCount: Int(size / Int64(livePageSize)),
-                                              schemaVersion: liveSchemaVersion, journalMode: liveJournalMode)
-            pre = try Snapshotter.storeImage(.database(live, bytes: size), copy: copy, of: database, store: store,
-                                             options: preOptions, started: Date(), progress: safetyProgress)
+            let locked = try lockRollbackJournal(live, from: image, database: database, store: store, preOptions: preOptions,
+                                                 deadline: deadline, progress: safetyProgress)
+            backup = locked.0
+            safety = SafetySnapshot(taken: locked.1)
+        }
+        var committed = false
+        defer {
+            // A restore that did not commit changed nothing: the snapshot taken to undo it is not needed.
+            if !committed, let pre = try? safety.wait() { try? store.remove(pre) }
         }
 
-        // 5. Replace every page; the commit makes it all visible at once.
-        progress?(.restoring, 0, Int64(manifest.dbBytes))
-        try step(pages: -1)
-        try backup.finish()
-        progress?(.restoring, Int64(manifest.dbBytes), Int64(manifest.dbBytes))
+        // 4. Copy every page but the last, check both checksums (the sequential read has seen every block
+        //    by then, or they are read here), wait for the safety snapshot, and only then copy the last
+        //    page, which commits.
+        let pre: Manifest
+        do {
+            let total = Int64(backup.pageCount)
+            progress?(.restoring, 0, total)
+            var copied: Int64 = 0
+            while copied < total - 1 {
+                let pages = Int32(min(Int64(ImageStream.pagesPerStep), total - 1 - copied))
+                _ = try backup.step(pages: pages, busyDeadline: deadline)
+                copied += Int64(pages)
+                progress?(.restoring, copied, total)
+                Fault.point("restore.mid-copy")
+            }
+            if converted == nil { try verification.finish(file) }
+            progress?(.savingCurrentState, 0, 1)
+            pre = try safety.wait()
+            Fault.point("restore.after-pre-restore")
+            Fault.point("restore.before-commit")
+            _ = try backup.step(pages: -1, busyDeadline: deadline)
+            try backup.finish()
+            committed = true
+            progress?(.restoring, total, total)
+        } catch let error as SQLiteError where observer.lastError != nil {
+            // The snapshot failed while the copy read it (a damaged block): the transaction is rolled back.
+            throw BackstopError.verificationFailed(id: manifest.id, reason: "\(observer.lastError!) (\(error.message)); the restore was rolled back")
+        } catch let error as SQLiteError where error.isDiskFull {
+            throw BackstopError.io(operation: "restore into (the restore was rolled back; the database is as it was)",
+                                   path: (database as NSString).deletingLastPathComponent, errno: ENOSPC)
+        } catch let error as SQLiteError where error.isBusy {
+            throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy", waited: options.lockWait)
+        }
         if liveIsWAL { try? live.execute("PRAGMA wal_checkpoint(PASSIVE)") }
         return RestoreReport(restored: manifest, preRestore: pre, target: database,
-                             durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: converted)
+                             durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: converted != nil,
+                             notes: notes)
     }
 
-    /// Reports a safety snapshot's two phases (copy, then compress) as one, in thousandths.
+    /// WAL: the backup's first (empty) step takes the write lock, which never blocks readers.
+    private static func lockWAL(_ live: Database, from image: Database, database: String, deadline: Date) throws -> Backup {
+        let backup = try Backup(from: image, to: live)
+        do {
+            _ = try backup.step(pages: 0, busyDeadline: deadline)
+        } catch let error as SQLiteError where error.isBusy {
+            throw BackstopError.locked(what: "the database \(database)", holder: "another connection is writing", waited: deadline.timeIntervalSinceNow)
+        }
+        return backup
+    }
+
+    /// Rollback journal: the backup's first step takes an EXCLUSIVE lock, and waiting for one holds
+    /// SQLite's PENDING lock, which turns every new reader away. So the safety snapshot is taken while
+    /// holding only a RESERVED lock (other writers wait, readers go on), and the EXCLUSIVE lock is then
+    /// tried in short attempts with nothing held in between; the database's change counter proves that no
+    /// write landed between the snapshot and the lock (if one did, the snapshot is taken again).
+    private static func lockRollbackJournal(_ live: Database, from image: Database, database: String, store: SnapshotStore,
+                                            preOptions: SnapshotOptions, deadline: Date,
+                                            progress: PhaseProgress?) throws -> (Backup, Manifest) {
+        var pre: (manifest: Manifest, counter: [UInt8])?
+        defer { live.setBusyTimeout(max(1, deadline.timeIntervalSinceNow)) }
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else {
+                if let stale = pre?.manifest { try? store.remove(stale) }
+                throw BackstopError.locked(what: "the database \(database)",
+                                           holder: "other connections kept reading or writing it", waited: preOptions.lockWait)
+            }
+            live.setBusyTimeout(remaining)
+            do {
+                try live.execute("BEGIN IMMEDIATE")
+            } catch let error as SQLiteError where error.isBusy {
+                continue
+            }
+            let counter = try changeCounter(live)
+            if pre == nil || pre!.counter != counter {
+                if let stale = pre?.manifest { try? store.remove(stale) }
+                do {
+                    let manifest = try Snapshotter.takeLocked(database: database, store: store, options: preOptions, progress: progress).manifest
+                    pre = (manifest, counter)
+                } catch {
+                    try? live.execute("ROLLBACK")
+                    throw error
+                }
+            }
+            try live.execute("ROLLBACK")
+            live.setBusyTimeout(0.25)
+            let backup = try Backup(from: image, to: live)
+            do {
+                _ = try backup.step(pages: 0, busyDeadline: Date().addingTimeInterval(0.25))
+            } catch let error as SQLiteError where error.isBusy {
+                try? backup.finish()        // releases PENDING: new readers get in
+                usleep(250_000)
+                continue
+            }
+            if try changeCounter(live) == pre!.counter { return (backup, pre!.manifest) }
+            try? backup.finish()            // a write landed in between: take the snapshot again
+        }
+    }
+
+    /// The database's change counter (header bytes 24-27), which every commit in rollback-journal mode
+    /// increments, read through SQLite's own file handle.
+    private static func changeCounter(_ db: Database) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 4)
+        try bytes.withUnsafeMutableBytes { try db.readFile(into: $0, at: 24) }
+        return bytes
+    }
+
+    static func refuseFailedCheck(_ manifest: Manifest, options: RestoreOptions) throws {
+        guard let check = manifest.check, check.failed, !options.allowFailedCheck else { return }
+        throw BackstopError.refused(
+            "snapshot \(manifest.id) was taken of a database that failed \(check.method): \(check.problems.prefix(3).joined(separator: "; ")); nothing was changed",
+            hint: "pick an earlier snapshot with 'backstop list', or add --allow-failed-check if this damaged copy is the best there is")
+    }
+
+    /// Reports a safety snapshot's progress as one phase, in thousandths.
     static func asSafetySnapshot(_ progress: @escaping PhaseProgress) -> PhaseProgress {
         { phase, done, total in
             let fraction = total > 0 ? Double(done) / Double(total) : 0
-            progress(.savingCurrentState, Int64((phase == .copying ? fraction : 1 + fraction) * 500), 1000)
+            progress(.savingCurrentState, Int64((phase == .checkingImage ? 1 : fraction) * 1000), 1000)
         }
     }
 
-    /// Writes the snapshot's exact image to a new database file at `path`. Refuses to replace an
-    /// existing file unless `force`, and never replaces one that has a `-wal` or `-journal` beside it.
-    public static func restoreToFile(_ manifest: Manifest, store: SnapshotStore, path: String, force: Bool,
+    /// Writes the snapshot's exact image to a new database file at `path`. Refuses to replace an existing
+    /// file unless `options.force`; never replaces one another process has open, and keeps the replaced
+    /// file's owner, group and mode. Never leaves the image beside a `-wal`, `-shm` or `-journal` of another
+    /// state, and checks the file where it lies before reporting success.
+    public static func restoreToFile(_ manifest: Manifest, store: SnapshotStore, path: String,
+                                     options: RestoreOptions = RestoreOptions(),
                                      progress: PhaseProgress? = nil) throws -> RestoreReport {
         let started = Date()
         let target = FileSystem.absolute(path)
         let directory = (target as NSString).deletingLastPathComponent
+        let name = (target as NSString).lastPathComponent
         guard FileSystem.isDirectory(directory) else {
             throw BackstopError.io(operation: "write into", path: directory, errno: ENOENT)
         }
+        try refuseFailedCheck(manifest, options: options)
+        let lock = try DatabaseLock.acquire(target, wait: options.lockWait)
+        defer { lock.release() }
+        var notes: [String] = []
+        let stale = TemporaryFile.removeStale(in: directory, for: name)
+        if !stale.isEmpty { notes.append("removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") an interrupted restore left in \(directory)") }
+
+        var keep: stat?
         if FileSystem.exists(target) {
-            guard force else {
+            guard options.force else {
                 throw BackstopError.refused("\(target) already exists; nothing was changed",
                                             hint: "choose another path, or add --force to replace it")
             }
-            // A database that is idle but was left in WAL mode (or with a hot journal) is settled
-            // first; one that another connection is using cannot be, and is refused.
-            if FileSystem.exists(target + "-wal") || FileSystem.exists(target + "-journal") {
-                if let existing = try? Database(path: target, mode: .readWrite, busyTimeout: 0) {
-                    try? existing.execute("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE")
+            var info = stat()
+            guard lstat(target, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                throw BackstopError.unsafeFile(path: target, reason: "it is not a regular file")
+            }
+            keep = info
+            try refuseIfInUse(target)
+            settleSideFiles(target)
+        }
+        let sides = ["-wal", "-shm", "-journal"].filter { FileSystem.exists(target + $0) }
+        if !sides.isEmpty {
+            let files = sides.map { name + $0 }.joined(separator: ", ")
+            throw BackstopError.refused(
+                "\(files) \(sides.count == 1 ? "is" : "are") beside \(target)\(keep == nil ? ", left from a database that is no longer there" : "") and cannot be settled: SQLite would apply \(sides.count == 1 ? "it" : "them") to the restored file and damage it; nothing was changed",
+                hint: "if no process uses \(target), remove \(sides.map { target + $0 }.joined(separator: " ")); or restore to another path")
+        }
+
+        let file = try SnapshotFile(manifest, in: store)
+        let temporary = try TemporaryFile(in: directory, for: name)
+        do {
+            try file.decompressChecked(
+                write: { bytes in try FileSystem.writeAll(temporary.fd, bytes, path: temporary.path) },
+                progress: progress.map { p in { p(.decompressing, $0, $1) } })
+        } catch let error as BackstopError {
+            if case .io(_, _, let code) = error, code == ENOSPC || code == EDQUOT {
+                throw BackstopError.io(operation: "write the restored database into", path: directory, errno: code)
+            }
+            throw error
+        }
+        if let keep {
+            if keep.st_uid != geteuid() || keep.st_gid != getegid() {
+                guard fchown(temporary.fd, keep.st_uid, keep.st_gid) == 0 else {
+                    throw BackstopError.refused("cannot give the restored file \(target)'s owner and group (uid \(keep.st_uid), gid \(keep.st_gid)); nothing was changed",
+                                                hint: "run the restore as that user, or restore to a new path")
                 }
             }
-            for suffix in ["-wal", "-journal"] where FileSystem.exists(target + suffix) {
-                throw BackstopError.refused(
-                    "\(target) has a \(suffix) file beside it: it may be open or hold an unfinished transaction; nothing was changed",
-                    hint: "restore into it as a live database with 'backstop restore --db \(target)'")
+            fchmod(temporary.fd, keep.st_mode & 0o7777)
+        }
+        try temporary.sync()
+        Fault.point("restore-to.before-rename")
+        try temporary.commit(as: target)
+
+        // Check it where it lies, as SQLite will open it there.
+        try checkRestoredFile(target, manifest: manifest, notes: &notes)
+        return RestoreReport(restored: manifest, preRestore: nil, target: target,
+                             durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: false, notes: notes)
+    }
+
+    /// Opens the restored file with SQLite at its final path: the page size, page count and schema must be
+    /// the snapshot's, and no side file may have appeared.
+    static func checkRestoredFile(_ target: String, manifest: Manifest, notes: inout [String]) throws {
+        let sides = ["-wal", "-journal"].filter { FileSystem.exists(target + $0) }
+        let db = try Database(path: target, mode: .readOnly)
+        let pageSize = try db.int("PRAGMA page_size"), pageCount = try db.int("PRAGMA page_count")
+        _ = try db.int("SELECT count(*) FROM sqlite_schema")
+        guard sides.isEmpty, pageSize == manifest.pageSize, pageCount == manifest.pageCount else {
+            throw BackstopError.failed("\(target) does not read back as snapshot \(manifest.id) (page size \(pageSize), \(pageCount) pages\(sides.isEmpty ? "" : ", with \(sides.joined(separator: " and ")) beside it")); another process may be writing it")
+        }
+        if manifest.check == nil {
+            let report = IntegrityCheck.run(on: db, quick: true)
+            if report.ok == false { throw BackstopError.failed("\(target) fails PRAGMA quick_check: \(report.problems.prefix(3).joined(separator: "; "))") }
+            if let reason = report.couldNotRun { notes.append("PRAGMA quick_check could not run on \(target): \(reason)") }
+        }
+    }
+
+    /// Refuses to replace a database file that another process has open: one in a transaction (SQLite's
+    /// own lock says so), or any process that holds it open (its descriptors, where the system shows them).
+    static func refuseIfInUse(_ target: String) throws {
+        var users = FileSystem.processesHolding(target)
+        if users.isEmpty, let db = try? Database(path: target, mode: .readWrite, busyTimeout: 0) {
+            do {
+                try db.execute("BEGIN EXCLUSIVE")
+                try db.execute("ROLLBACK")
+            } catch let error as SQLiteError where error.isBusy {
+                users.append("another connection holds a lock on it")
+            } catch {}
+        }
+        guard users.isEmpty else {
+            throw BackstopError.refused("\(target) is in use (\(users.prefix(5).joined(separator: "; "))): replacing the file would leave that process writing a deleted copy; nothing was changed",
+                                        hint: "stop it first, or restore into it as a live database with 'backstop restore --db \(target)'")
+        }
+    }
+
+    /// Lets SQLite settle an idle database's side files (checkpoint a WAL, roll back a hot journal), as
+    /// its last connection would. What remains afterwards belongs to a user of the file.
+    static func settleSideFiles(_ target: String) {
+        guard ["-wal", "-shm", "-journal"].contains(where: { FileSystem.exists(target + $0) }) else { return }
+        if let db = try? Database(path: target, mode: .readWrite, busyTimeout: 0) {
+            _ = try? db.scalar("SELECT count(*) FROM sqlite_schema")
+            try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+}
+
+/// The `pre-restore` snapshot of a live restore: already taken, or being taken on a thread of its own
+/// (WAL databases) while the restore copies pages.
+final class SafetySnapshot: Sendable {
+    private let result = Guarded<Result<Manifest, Error>?>(nil)
+
+    init(taken manifest: Manifest) {
+        result.withLock { $0 = .success(manifest) }
+    }
+
+    init(database: String, store: SnapshotStore, options: SnapshotOptions) {
+        let result = self.result
+        Thread {
+            let outcome = Result { try Snapshotter.takeLocked(database: database, store: store, options: options, progress: nil).manifest }
+            result.withLock { $0 = outcome }
+        }.start()
+    }
+
+    /// The snapshot, once it is committed (or why it could not be taken).
+    func wait() throws -> Manifest {
+        try result.wait { $0 }.get()
+    }
+}
+
+/// Checksums of a snapshot read in order by the VFS as a restore copies it: every data member's
+/// compressed bytes and block, then the index and trailer, compared with the manifest before the commit.
+final class SequentialVerification: @unchecked Sendable {
+    private let manifest: Manifest
+    private let imageHash = SHA256Hasher()
+    private let compressedHash = SHA256Hasher()
+    private var nextMember: Int64 = 0
+    private var imageBytes: Int64 = 0
+    private var compressedOffset: Int64 = 0
+
+    init(_ manifest: Manifest) { self.manifest = manifest }
+
+    var member: (Int64, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void {
+        { [self] index, member, block in
+            guard index == nextMember else { return }
+            compressedHash.update(member)
+            imageHash.update(block)
+            nextMember += 1
+            imageBytes += Int64(block.count)
+            compressedOffset += Int64(member.count)
+        }
+    }
+
+    /// Reads (and decompresses) what the copy did not, hashes the rest of the file, and compares.
+    func finish(_ file: SnapshotFile) throws {
+        let read = file.reader
+        let decompressor = GzipMemberDecompressor()
+        while compressedOffset < file.size {
+            var header = [UInt8](repeating: 0, count: 36)
+            let n = try header.withUnsafeMutableBytes { try read($0, compressedOffset) }
+            guard let parsed = header.withUnsafeBytes({ GzipMember.parseHeader(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }) else {
+                throw BackstopError.verificationFailed(id: manifest.id, reason: "unexpected data at byte \(compressedOffset) of the file")
+            }
+            var member = [UInt8](repeating: 0, count: parsed.memberSize)
+            guard try member.withUnsafeMutableBytes({ try read($0, compressedOffset) }) == parsed.memberSize else {
+                throw BackstopError.verificationFailed(id: manifest.id, reason: "the file is truncated")
+            }
+            compressedHash.update(member)
+            compressedOffset += Int64(parsed.memberSize)
+            if parsed.blockSize > 0 {
+                do {
+                    let block = try decompressor.block(from: member, blockSize: parsed.blockSize)
+                    imageHash.update(block)
+                    imageBytes += Int64(block.count)
+                } catch let error as GzipError {
+                    throw BackstopError.verificationFailed(id: manifest.id, reason: error.description)
+                }
             }
         }
-        let temporary = (directory as NSString).appendingPathComponent(TemporaryName.make(for: (target as NSString).lastPathComponent))
-        defer { unlink(temporary) }
-        try Verifier.checkedImage(manifest, in: store, to: temporary, progress: progress)
-        try FileSystem.commitRename(temporary, target)
-        return RestoreReport(restored: manifest, preRestore: nil, target: target,
-                             durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: false)
+        var problems: [String] = []
+        if compressedHash.finalizeHex() != manifest.compressedSha256 { problems.append("the file's SHA-256 does not match the manifest") }
+        if imageBytes != manifest.dbBytes { problems.append("the image has \(imageBytes) bytes, the manifest says \(manifest.dbBytes)") }
+        if imageHash.finalizeHex() != manifest.sha256 { problems.append("the image's SHA-256 does not match the manifest") }
+        if !problems.isEmpty {
+            throw BackstopError.verificationFailed(id: manifest.id, reason: problems.joined(separator: "; ") + "; the restore was rolled back")
+        }
     }
 }
 

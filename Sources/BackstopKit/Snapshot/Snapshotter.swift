@@ -10,7 +10,7 @@ public struct SnapshotOptions: Sendable {
     public var label: String?
     /// libdeflate compression level, 1 (fastest) to 12 (smallest).
     public var level: Int = Snapshotter.defaultLevel
-    /// Store nothing when the database has not changed since its newest snapshot.
+    /// Store nothing when the database has not changed since its newest (intact) snapshot.
     public var ifChanged = false
     /// Seconds to wait for the store's lock.
     public var lockWait: TimeInterval = 30
@@ -18,6 +18,8 @@ public struct SnapshotOptions: Sendable {
     public var migrations: [Int64]?
     /// Compression threads (all cores by default).
     public var workers: Int = ImageCodec.defaultWorkers
+    /// Run `PRAGMA quick_check` on the image as it is taken and record the result in the manifest.
+    public var check = true
 
     public init(kind: String = "manual", label: String? = nil) {
         self.kind = kind
@@ -38,14 +40,16 @@ public enum SnapshotOutcome: Sendable {
 
 /// Phases of long operations, for progress displays.
 public enum Phase: String, Sendable {
+    /// Copying pages through the backup API (compressing them on the way).
     case copying = "copying"
     case compressing = "compressing"
+    /// Hashing a stored file.
     case checking = "checking"
     case decompressing = "decompressing"
     case restoring = "restoring"
     /// The safety snapshot taken before a restore or recovery (progress in thousandths).
     case savingCurrentState = "saving the current state first"
-    /// `PRAGMA quick_check` on an image about to be restored (0 of 1, then 1 of 1).
+    /// SQLite's own check of an image (`quick_check` or `integrity_check`).
     case checkingImage = "checking the image"
 }
 
@@ -53,16 +57,15 @@ public typealias PhaseProgress = (_ phase: Phase, _ done: Int64, _ total: Int64)
 
 /// Takes consistent snapshots of live databases into a store.
 ///
-/// The database is copied with SQLite's online backup API while one read transaction is held on the
-/// source for the whole copy: every page comes from the same committed state, and the copy never
-/// restarts however often other processes write (in WAL mode they never wait; in rollback-journal
-/// mode their writes wait, within their busy timeout, for the copy phase only). The copy is then
-/// compressed on all cores and both sides are checksummed; the data file is committed first and the
+/// The database is read through SQLite's online backup API inside one read transaction held for the whole
+/// snapshot: every page comes from the same committed state, and the copy never restarts however often
+/// other processes write (in WAL mode they never wait; in rollback-journal mode their commits wait,
+/// within their busy timeout, while the snapshot reads). Pages stream in order into compression on all
+/// cores (see ``ImageStream``), so the store needs room for the compressed file only; both sides are
+/// checksummed, `PRAGMA quick_check` runs on the same state, and the data file is committed first and the
 /// manifest last, each atomically.
 public enum Snapshotter {
     public static let defaultLevel = 6
-    /// Pages copied per backup step (progress granularity).
-    static let pagesPerStep: Int32 = 2048
 
     public static func take(database databasePath: String, store: SnapshotStore, options: SnapshotOptions,
                             progress: PhaseProgress? = nil) throws -> SnapshotOutcome {
@@ -81,111 +84,119 @@ public enum Snapshotter {
     static func takeLocked(database: String, store: SnapshotStore, options: SnapshotOptions,
                            progress: PhaseProgress?) throws -> SnapshotOutcome {
         let started = Date()
-        let imagePath = store.temporaryPath(for: "image")
-        defer { removeDatabaseFiles(imagePath) }
+        let source = try Database.openForReading(database, busyTimeout: max(options.lockWait, 5))
+        // One read transaction for everything below: a single committed state, no restarts.
+        try source.execute("BEGIN DEFERRED")
+        defer { if source.isInTransaction { try? source.execute("ROLLBACK") } }
+        let schemaVersion = try SchemaVersion.read(from: source)   // also starts the read transaction
+        let takenAt = Date()
+        let journalMode = source.journalMode
+        let deadline = Date().addingTimeInterval(max(options.lockWait, 5))
+        let copyProgress = progress.map { p in { (done: Int64, total: Int64) in p(.copying, done, total) } }
 
-        // 1. Copy a consistent image through the backup API.
-        let copy = try copyImage(from: database, to: imagePath, lockWait: options.lockWait, progress: progress)
-
-        // 2. With --if-changed, compare with the newest snapshot of this database.
-        if options.ifChanged, let newest = try store.snapshots(ofDatabase: database).last {
-            if try ImageFiles.sha256(path: imagePath).sha256 == newest.sha256 { return .unchanged(newest) }
+        // With --if-changed, compare the image with the newest snapshot whose stored file is intact.
+        if options.ifChanged, let newest = try newestIntactSnapshot(of: database, in: store) {
+            let hasher = SHA256Hasher()
+            _ = try ImageStream.stream(from: source, busyDeadline: deadline, progress: copyProgress) { hasher.update($0) }
+            if hasher.finalizeHex() == newest.sha256 { return .unchanged(newest) }
         }
-        return .created(try storeImage(.file(imagePath), copy: copy, of: database, store: store, options: options,
-                                       started: started, progress: progress))
+
+        let file = try store.temporaryFile(for: "sqlite.gz")
+        let compressor = ImageCompressor(level: options.level, workers: options.workers)
+        let write: ImageCodec.Writer = { bytes in
+            do { try FileSystem.writeAll(file.fd, bytes, path: file.path) }
+            catch let error as BackstopError { throw error.diskFull(in: store.path) }
+        }
+        let streamed = try ImageStream.stream(from: source, busyDeadline: deadline, progress: copyProgress) { bytes in
+            try compressor.append(bytes, write: write)
+        }
+        let digest = try compressor.finish(write: write)
+        guard digest.imageBytes == streamed.bytes else {
+            throw BackstopError.failed("the streamed image has \(digest.imageBytes) bytes, expected \(streamed.pageSize) x \(streamed.pageCount)")
+        }
+        var check: ImageCheck?
+        if options.check {
+            progress?(.checkingImage, 0, 1)
+            check = ImageCheck(IntegrityCheck.run(on: source, quick: true))
+            progress?(.checkingImage, 1, 1)
+        }
+        try source.execute("ROLLBACK")
+        let manifest = try commit(file, digest: digest, pageSize: streamed.pageSize, pageCount: streamed.pageCount,
+                                  takenAt: takenAt, schemaVersion: schemaVersion, journalMode: journalMode, check: check,
+                                  of: database, store: store, options: options, started: started)
+        return .created(manifest)
     }
 
-    /// Compresses a consistent image of `database` into the store and commits it: the data file under a
-    /// fresh id, then the manifest. The caller holds the store's lock and keeps `imagePath` unchanged.
-    static func storeImage(_ image: ImageSource, copy: CopyResult, of database: String, store: SnapshotStore,
+    /// Compresses a consistent image of `database` that `read` yields (`bytes` long) into the store and
+    /// commits it. The caller holds the store's lock and keeps the image unchanged meanwhile.
+    static func storeImage(bytes: Int64, read: ImageCodec.Reader, pageSize: Int, takenAt: Date, schemaVersion: Int64?,
+                           journalMode: String, check: ImageCheck?, of database: String, store: SnapshotStore,
                            options: SnapshotOptions, started: Date, progress: PhaseProgress?) throws -> Manifest {
-        // 3. Compress on all cores, checksumming both sides.
-        let compressedPath = store.temporaryPath(for: "sqlite.gz")
-        defer { unlink(compressedPath) }
-        let fd = try FileSystem.createExclusive(compressedPath)
-        let digest: ImageDigest
-        do {
-            defer { close(fd) }
-            digest = try image.compress(to: fd, outputPath: compressedPath, level: options.level, workers: options.workers,
-                                        progress: progress.map { p in { p(.compressing, $0, $1) } })
-            guard fsync(fd) == 0 else { throw BackstopError.posix("flush", compressedPath) }
+        let file = try store.temporaryFile(for: "sqlite.gz")
+        let digest = try ImageCodec.compress(
+            total: bytes, level: options.level, workers: options.workers, read: read,
+            write: { bytes in
+                do { try FileSystem.writeAll(file.fd, bytes, path: file.path) }
+                catch let error as BackstopError { throw error.diskFull(in: store.path) }
+            },
+            progress: progress.map { p in { p(.compressing, $0, $1) } })
+        guard digest.imageBytes == bytes else {
+            throw BackstopError.failed("the image has \(digest.imageBytes) bytes, expected \(bytes)")
         }
-        guard digest.imageBytes == Int64(copy.pageSize) * Int64(copy.pageCount) else {
-            throw BackstopError.failed("the copied image has \(digest.imageBytes) bytes, expected \(copy.pageSize) x \(copy.pageCount)")
-        }
+        return try commit(file, digest: digest, pageSize: pageSize, pageCount: Int(bytes / Int64(pageSize)), takenAt: takenAt,
+                          schemaVersion: schemaVersion, journalMode: journalMode, check: check, of: database, store: store,
+                          options: options, started: started)
+    }
 
-        // 4. Commit: the data file under a fresh id (never replacing anything), then the manifest.
-        var id = Timestamp.compactID(copy.takenAt)
-        var attempt = copy.takenAt
+    /// Commits a compressed snapshot: the data file under a fresh id (never replacing anything, and held
+    /// locked so no cleanup takes it for an orphan), the next sequence number, then the manifest.
+    static func commit(_ file: TemporaryFile, digest: ImageDigest, pageSize: Int, pageCount: Int, takenAt: Date,
+                       schemaVersion: Int64?, journalMode: String, check: ImageCheck?, of database: String,
+                       store: SnapshotStore, options: SnapshotOptions, started: Date) throws -> Manifest {
+        do { try file.sync() } catch let error as BackstopError { throw error.diskFull(in: store.path) }
+        var id = Timestamp.compactID(takenAt)
+        var attempt = takenAt
         while true {
             let dataPath = (store.path as NSString).appendingPathComponent(Manifest.fileName(for: id))
             if !FileSystem.exists(store.manifestPath(id: id)) {
-                if link(compressedPath, dataPath) == 0 { break }
-                guard errno == EEXIST else { throw BackstopError.posix("commit the snapshot to", dataPath) }
+                if try file.publish(as: dataPath) { break }
             }
             attempt = attempt.addingTimeInterval(0.001)
             id = Timestamp.compactID(attempt)
         }
-        unlink(compressedPath)
-        FileSystem.fsyncDirectory(store.path)
-
-        let manifest = Manifest(
-            id: id, createdAt: Timestamp.rfc3339(copy.takenAt), kind: options.kind, label: options.label,
-            file: Manifest.fileName(for: id), database: database, dbBytes: digest.imageBytes,
-            compressedBytes: digest.compressedBytes, sha256: digest.imageSHA256, compressedSha256: digest.compressedSHA256,
-            pageSize: copy.pageSize, pageCount: copy.pageCount, schemaVersion: copy.schemaVersion,
-            sqliteVersion: Database.libraryVersion, toolVersion: BackstopVersion.current,
-            durationMs: Int(Date().timeIntervalSince(started) * 1000), journalMode: copy.journalMode,
-            compressionLevel: options.level, migrations: options.migrations)
+        let dataPath = (store.path as NSString).appendingPathComponent(Manifest.fileName(for: id))
+        Fault.point("snapshot.after-data-commit")
         do {
-            try FileSystem.writeAtomically(try manifest.encoded(), to: store.manifestPath(id: id))
+            let manifest = Manifest(
+                id: id, createdAt: Timestamp.rfc3339(takenAt), kind: options.kind, label: options.label,
+                file: Manifest.fileName(for: id), database: database, dbBytes: digest.imageBytes,
+                compressedBytes: digest.compressedBytes, sha256: digest.imageSHA256, compressedSha256: digest.compressedSHA256,
+                pageSize: pageSize, pageCount: pageCount, schemaVersion: schemaVersion,
+                sqliteVersion: Database.libraryVersion, toolVersion: BackstopVersion.current,
+                durationMs: Int(Date().timeIntervalSince(started) * 1000), journalMode: journalMode,
+                compressionLevel: options.level, migrations: options.migrations, sequence: try store.nextSequence(),
+                check: check)
+            Fault.point("snapshot.before-manifest")
+            try FileSystem.writeAtomically(try manifest.encoded(), to: store.manifestPath(id: id), replace: false)
+            Fault.point("snapshot.after-manifest")
+            file.discard()
+            return manifest
         } catch {
-            unlink((store.path as NSString).appendingPathComponent(manifest.file))
-            throw error
+            unlink(dataPath)
+            file.discard()
+            throw (error as? BackstopError)?.diskFull(in: store.path) ?? error
         }
-        return manifest
     }
 
-    struct CopyResult {
-        var takenAt: Date
-        var pageSize: Int
-        var pageCount: Int
-        var schemaVersion: Int64?
-        var journalMode: String
-    }
-
-    /// Copies `source` into a new database file at `destination` through the backup API, holding one
-    /// read transaction on the source for the whole copy.
-    static func copyImage(from source: String, to destination: String, lockWait: TimeInterval,
-                          progress: PhaseProgress?) throws -> CopyResult {
-        let sourceDB = try Database(path: source, mode: .readOnly, busyTimeout: max(lockWait, 5))
-        let fd = try FileSystem.createExclusive(destination)
-        close(fd)
-        let destinationDB = try Database(path: destination, mode: .create)
-        try destinationDB.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384")
-
-        // One read transaction across every backup step: a single committed state, no restarts.
-        try sourceDB.execute("BEGIN DEFERRED")
-        defer { try? sourceDB.execute("ROLLBACK") }
-        let schemaVersion = try SchemaVersion.read(from: sourceDB)   // also starts the read transaction
-        let takenAt = Date()
-        let journalMode = sourceDB.journalMode
-        let backup = try Backup(from: sourceDB, to: destinationDB)
-        let deadline = Date().addingTimeInterval(max(lockWait, 5))
-        do {
-            while try !backup.step(pages: pagesPerStep, busyDeadline: deadline) {
-                let total = Int64(backup.pageCount)
-                progress?(.copying, total - Int64(backup.remaining), total)
-            }
-            try backup.finish()
-        } catch let error as SQLiteError where error.isDiskFull {
-            throw BackstopError.io(operation: "write the snapshot into", path: (destination as NSString).deletingLastPathComponent, errno: ENOSPC)
+    /// The newest snapshot of `database` whose stored file still has its size and checksum. A damaged
+    /// newest snapshot must never make `--if-changed` skip the only copy of the current state.
+    static func newestIntactSnapshot(of database: String, in store: SnapshotStore) throws -> Manifest? {
+        for manifest in try store.snapshots(ofDatabase: database).reversed() {
+            if Verifier.verify(manifest, in: store, deep: false).ok { return manifest }
+            Notice.post("the newest snapshot \(manifest.id) of \(database) is damaged (see 'backstop verify'); taking a new one")
+            return nil
         }
-        let pageSize = destinationDB.pageSize
-        let pageCount = destinationDB.pageCount
-        progress?(.copying, Int64(pageCount), Int64(pageCount))
-        return CopyResult(takenAt: takenAt, pageSize: pageSize, pageCount: pageCount, schemaVersion: schemaVersion,
-                          journalMode: journalMode)
+        return nil
     }
 
     /// Removes a temporary database and any journal files SQLite left beside it.
@@ -194,28 +205,20 @@ public enum Snapshotter {
     }
 }
 
-/// Where an image to compress is read from.
-enum ImageSource {
-    /// A file no SQLite connection of this process has open (a private copy).
-    case file(String)
-    /// The main file of an open connection, `bytes` long, read through SQLite's own file handle
-    /// (a descriptor of our own would drop SQLite's locks when closed).
-    case database(Database, bytes: Int64)
+extension ImageCheck {
+    init(_ report: IntegrityReport) {
+        self.init(method: report.method, ok: report.ok,
+                  problems: report.couldNotRun.map { [$0] } ?? Array(report.problems.prefix(10)), notChecked: report.notChecked)
+    }
+}
 
-    func compress(to output: Int32, outputPath: String, level: Int, workers: Int, progress: ProgressHandler?) throws -> ImageDigest {
-        switch self {
-        case .file(let path):
-            return try ImageFiles.compress(path: path, to: output, outputPath: outputPath, level: level, workers: workers, progress: progress)
-        case .database(let database, let bytes):
-            return try ImageCodec.compress(
-                total: bytes, level: level, workers: workers,
-                read: { buffer, offset in
-                    let count = Int(max(0, min(Int64(buffer.count), bytes - offset)))
-                    if count > 0 { try database.readFile(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset) }
-                    return count
-                },
-                write: { bytes in try FileSystem.writeAll(output, bytes, path: outputPath) }, progress: progress)
+extension BackstopError {
+    /// An I/O error that is a full disk says where, so the message can say which disk to free.
+    func diskFull(in directory: String) -> BackstopError {
+        if case .io(_, _, let code) = self, code == ENOSPC || code == EDQUOT {
+            return .io(operation: "write the snapshot into", path: directory, errno: code)
         }
+        return self
     }
 }
 

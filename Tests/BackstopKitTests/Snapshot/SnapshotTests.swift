@@ -70,15 +70,26 @@ final class SnapshotTests: BackstopTestCase {
         XCTAssertEqual(mode(store.lockPath), 0o600)
     }
 
-    func testExistingStoreWithLooseModeIsMadePrivate() throws {
+    func testAnExistingFolderIsNeverChmoddedAndAWarningSaysHowToMakeItPrivate() throws {
         let db = try makeDatabase(rows: 10)
-        mkdir(path("store"), 0o755)
-        chmod(path("store"), 0o755)
-        let store = try SnapshotStore(path: path("store"), create: true)
+        // A shared folder with the sticky bit, given as the store: it keeps its mode and its sticky bit.
+        mkdir(path("shared"), 0o777)
+        chmod(path("shared"), 0o1777)
+        let store = try SnapshotStore(path: path("shared"), create: true)
         _ = try takeSnapshot(db, store: store)
         var s = stat()
-        stat(store.path, &s)
-        XCTAssertEqual(s.st_mode & 0o777, 0o700)
+        stat(path("shared"), &s)
+        XCTAssertEqual(s.st_mode & 0o7777, 0o1777)
+        XCTAssertEqual(store.warnings, ["the store \(store.path) can be read by other users (mode 1777), and snapshots hold whole databases; make it private with: chmod 700 \(store.path)"])
+        // A store reached through a symbolic link: its target is not locked down either.
+        mkdir(path("elsewhere"), 0o755)
+        chmod(path("elsewhere"), 0o755)
+        symlink(path("elsewhere"), path("linked"))
+        _ = try takeSnapshot(db, store: try SnapshotStore(path: path("linked"), create: true))
+        stat(path("elsewhere"), &s)
+        XCTAssertEqual(s.st_mode & 0o7777, 0o755)
+        // A store Backstop creates is private and draws no warning.
+        XCTAssertEqual(try SnapshotStore(path: path("new"), create: true).warnings, [])
     }
 
     func testMissingDatabaseIsAnErrorAndNothingIsCreated() throws {

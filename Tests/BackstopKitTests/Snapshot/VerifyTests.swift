@@ -45,9 +45,13 @@ final class VerifyTests: BackstopTestCase {
         XCTAssertTrue(deep.problems.contains { $0.contains("truncated") }, "\(deep.problems)")
     }
 
-    func testMissingDataFileIsReported() throws {
+    func testADataFileRemovedWhileVerifyRunsIsGoneNotDamaged() throws {
         unlink(store.dataPath(manifest))
-        XCTAssertEqual(Verifier.verify(manifest, in: store, deep: true).problems, ["the data file \(manifest.file) is missing"])
+        for deep in [false, true] {
+            let result = Verifier.verify(manifest, in: store, deep: deep)
+            XCTAssertEqual(result.status, .gone)
+            XCTAssertEqual(result.problems, ["snapshot \(manifest.id) is gone: its data file \(store.dataPath(manifest)) was removed (pruned?) while this run read the store"])
+        }
     }
 
     func testRestoreRefusesACorruptSnapshotAndLeavesTheLiveDatabaseUntouched() throws {

@@ -1,0 +1,26 @@
+#ifndef BACKSTOP_SIGNALS_H
+#define BACKSTOP_SIGNALS_H
+/*
+ * Temporary files a run must not leave behind when it is interrupted. On SIGINT, SIGTERM, SIGHUP or
+ * SIGQUIT the handler unlinks every registered path (async-signal-safe: fixed slots, unlink only),
+ * then re-raises the signal with its default action, so the exit status still says what killed it.
+ * kill -9 cannot be caught: a later run removes what is left (the store's stale-file rule).
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Installs the handlers (idempotent). */
+void bk_cleanup_install(void);
+/* Registers a path to unlink on a fatal signal; returns a slot, or -1 when the table is full or the
+   path too long (the file is then only cleaned up by a later run). */
+int bk_cleanup_add(const char *path);
+/* Forgets a slot (the file was committed or removed). */
+void bk_cleanup_remove(int slot);
+/* Unlinks every registered path now and forgets them (used by tests and fault points). */
+void bk_cleanup_run(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
