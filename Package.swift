@@ -1,8 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers, one way only: backstop -> BackstopCLI -> BackstopKit -> BackstopStore -> BackstopCodec
-//                                                              -> BackstopSQLite
+// Layers, one way only: backstop -> BackstopCLI -> BackstopKit -> BackstopStore -> BackstopCodec, BackstopSQLite
 // BackstopCore (errors, times, sizes) sits under the domain and the store; the C-facing targets
 // (BackstopSQLite, BackstopCodec) know nothing of Backstop's domain.
 let package = Package(
@@ -38,7 +37,7 @@ let package = Package(
         // Removes a run's temporary files when a signal ends it (async-signal-safe, so in C).
         .target(name: "CBackstopSignals"),
         // The snapshot store: durable files, locks, manifests.
-        .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "CBackstopSignals"]),
+        .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "BackstopSQLite", "CBackstopSignals"]),
         // The domain: snapshots, restore, migrations, retention, recovery, configuration. No argument parsing.
         .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore"]),
         // The command line: one file per subcommand, output and exit codes.

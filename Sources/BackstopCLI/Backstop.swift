@@ -8,8 +8,9 @@ public struct Backstop: ParsableCommand {
         commandName: "backstop",
         abstract: "Keep SQLite databases safe through schema migrations: online snapshots, point-in-time restore.",
         discussion: """
-        Every command takes --db PATH and --store DIR (or $BACKSTOP_DB, $BACKSTOP_STORE, or backstop.toml).
-        Without --store, snapshots go to a folder beside the database named after it (app.db.backstop).
+        Every command takes --db PATH and --store DIR (or --database NAME from backstop.toml, or $BACKSTOP_DB
+        and $BACKSTOP_STORE). Without --store, snapshots go to a folder beside the database named after it
+        (app.db.backstop).
 
         \(ExitStatus.helpTable)
         """,
@@ -17,10 +18,11 @@ public struct Backstop: ParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Snapshots", subcommands: [
                 SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self,
+                AdoptCommand.self, JournalCommand.self,
             ]),
             CommandGroup(name: "Migrations", subcommands: [
                 StatusCommand.self, CheckCommand.self, MigrateCommand.self, HistoryCommand.self, RollbackCommand.self,
-                DownCommand.self, BaselineCommand.self, NewCommand.self,
+                DownCommand.self, BaselineCommand.self, RepairCommand.self, NewCommand.self,
             ]),
             CommandGroup(name: "Retention", subcommands: [
                 PruneCommand.self, PinCommand.self, UnpinCommand.self, PolicyCommand.self,
@@ -37,59 +39,39 @@ public struct Backstop: ParsableCommand {
 
     /// Parses and runs `arguments`, printing output and errors; returns the exit status.
     public static func run(arguments: [String]) -> Int32 {
-        Notice.sink = { message in
-            if !arguments.contains("--quiet") && !arguments.contains("-q") {
-                FileHandle.standardError.write(Data(("note: " + message + "\n").utf8))
-            }
-        }
+        let command: ParsableCommand
         do {
-            var command = try parseAsRoot(arguments)
-            try command.run()
-            return ExitStatus.success.rawValue
+            command = try parseAsRoot(arguments)
         } catch {
-            return report(error, json: arguments.contains("--json"))
+            return reportParseError(error)
+        }
+        guard let backstopCommand = command as? BackstopCommand else {
+            do { var plain = command; try plain.run(); return ExitStatus.success.rawValue } catch { return reportParseError(error) }
+        }
+        let session = Session(output: backstopCommand.outputOptions.output)
+        do {
+            try backstopCommand.run(session)
+            return ExitStatus.success.rawValue
+        } catch let code as ExitCode {
+            return code.rawValue
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            return ExitStatus.usage.rawValue
+        } catch {
+            return session.report(error).rawValue
         }
     }
 
-    /// Prints an error the way users should see it and returns its exit status.
-    static func report(_ error: Error, json: Bool) -> Int32 {
-        let status: ExitStatus
-        let message: String
-        var hint: String?
-        switch error {
-        case let error as BackstopError:
-            status = ExitStatus(error.kind)
-            message = error.description
-            hint = error.hint
-        case let error as DatabaseFileError:
-            status = .failure
-            message = error.description
-            hint = "check --db (or BACKSTOP_DB, or db in backstop.toml)"
-        case let error as MigrationFailure:
-            status = .migrationFailed
-            message = error.description
-            hint = error.hint
-        case let error as SQLiteError:
-            status = .failure
-            message = "SQLite: \(error)"
-        case let error as ExitCode:
-            return error.rawValue
-        default:
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                return 0
-            }
-            let text = fullMessage(for: error)
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-            return code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue
+    /// Usage errors and help, in the same form as every other error (`error:` on stderr).
+    static func reportParseError(_ error: Error) -> Int32 {
+        let code = exitCode(for: error)
+        if code == .success {
+            print(fullMessage(for: error))
+            return 0
         }
-        FileHandle.standardError.write(Data(("error: " + message + "\n" + (hint.map { "hint: " + $0 + "\n" } ?? "")).utf8))
-        if json {
-            var object: [String: Any] = ["error": message, "exit_status": Int(status.rawValue)]
-            if let hint { object["hint"] = hint }
-            print(JSON.string(object))
-        }
-        return status.rawValue
+        var text = fullMessage(for: error)
+        if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst("Error: ".count) }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+        return code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue
     }
 }

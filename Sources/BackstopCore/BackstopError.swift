@@ -5,22 +5,116 @@ public enum FailureKind: Sendable {
     case usage, notFound, verification, locked, refused, checkFailed, migrationFailed, failure
 }
 
-/// The errors Backstop reports to its users. Each says what went wrong; `hint` says what to do next.
-public enum BackstopError: Error, CustomStringConvertible, Sendable {
+/// What can be done next about an error. The domain names the remedy; the command line puts it in words,
+/// with the flag or command to use, and a Swift app using the library decides for itself (or shows
+/// ``plainWords``).
+public enum Remedy: Sendable, Equatable {
+    /// Wait for the other run to finish, or wait longer for the lock.
+    case waitForLock
+    /// Look at the snapshots of this database.
+    case listSnapshots
+    /// Do not restore from this snapshot; pick and check another.
+    case chooseAnotherSnapshot
+    /// Write the snapshot to a new file instead.
+    case restoreToNewFile(snapshot: String)
+    /// Choose another path, or allow replacing the file.
+    case chooseAnotherPathOrReplace
+    /// Remove these files if nothing uses them, or restore to another path.
+    case removeSideFiles([String])
+    /// Run as the file's owner, or restore to a new path.
+    case runAsOwner
+    /// Stop what uses the file, or restore into it as a live database.
+    case stopUserOrRestoreLive(database: String)
+    /// Restore anyway a snapshot of a database that failed SQLite's check.
+    case allowFailedCheck
+    /// Copy rows from a snapshot of another database on purpose.
+    case allowOtherDatabase
+    /// Run the command again (what it would do has changed).
+    case runAgain
+    /// Bring back the rows that point at the recovered ones too, or recover the missing rows.
+    case recoverChildren
+    /// Compare the snapshot with the live database.
+    case diff(snapshot: String)
+    /// Supply a value for a column the snapshot lacks.
+    case setColumn(table: String, column: String)
+    /// Rename or remove the clashing live row, or give the recovered row another value.
+    case renameOrSet(table: String, column: String)
+    /// Fix the migration; rehearse it on a copy first.
+    case fixMigration(rehearsal: Bool)
+    /// Going back is done by restoring a snapshot (or by down migrations) to this version.
+    case goBack(version: Int64)
+    /// Restore is the primary way back to this version.
+    case rollback(version: Int64)
+    /// Look at the migration status.
+    case migrationStatus
+    /// Wait until the guard's rows are gone, or run despite the guard.
+    case waitForGuard
+    /// Say which migrations folder.
+    case chooseMigrationsFolder
+    /// Say which database (the configuration names these).
+    case chooseDatabase(configured: [String])
+    /// Free some space on that disk.
+    case freeSpace
+    /// Remove the file only Backstop should create, and find out who planted it.
+    case removeUnsafeFile(String)
+    /// Rebuild the snapshot into a new file (its page size differs from the live database's).
+    case restoreToNewFileAnyPageSize
+    /// Adopt the snapshots a database had under another path.
+    case adopt(oldPath: String, newPath: String)
+    /// Confirm interactively, or confirm in advance.
+    case confirm
+
+    /// The remedy in words that name no flag or command, for library callers.
+    public var plainWords: String {
+        switch self {
+        case .waitForLock: return "wait for the other run to finish, or wait longer for the lock"
+        case .listSnapshots: return "look at the snapshots of this database"
+        case .chooseAnotherSnapshot: return "do not restore from this snapshot; choose another and verify it deeply"
+        case .restoreToNewFile(let id): return "write snapshot \(id) to a new file instead"
+        case .chooseAnotherPathOrReplace: return "choose another path, or allow replacing the file"
+        case .removeSideFiles(let paths): return "if no process uses the database, remove \(paths.joined(separator: " ")); or restore to another path"
+        case .runAsOwner: return "restore as the file's owner, or to a new path"
+        case .stopUserOrRestoreLive(let database): return "stop what uses \(database) first, or restore into it as a live database"
+        case .allowFailedCheck: return "choose an earlier snapshot, or restore this one explicitly if this damaged copy is the best there is"
+        case .allowOtherDatabase: return "allow a snapshot of another database explicitly if its rows really belong here"
+        case .runAgain: return "run again to see what it would do now"
+        case .recoverChildren: return "bring back the rows that point at the recovered ones too, or recover the missing rows"
+        case .diff(let id): return "compare snapshot \(id) with the live database"
+        case .setColumn(let table, let column): return "supply a value for \(table).\(column)"
+        case .renameOrSet(let table, let column): return "rename or remove the live row first, or give the recovered row another \(table).\(column)"
+        case .fixMigration(let rehearsal): return rehearsal ? "fix the migration and rehearse again" : "fix the migration, rehearse it on a copy, then run it again"
+        case .goBack(let version): return "go back to version \(version) by restoring its snapshot, or with down migrations"
+        case .rollback(let version): return "restore the snapshot taken at version \(version), the primary way back"
+        case .migrationStatus: return "look at the migration status"
+        case .waitForGuard: return "wait until the guard's rows are gone (for example, stop the running sessions), or run despite the guard"
+        case .chooseMigrationsFolder: return "say which migrations folder to use"
+        case .chooseDatabase: return "say which database to use"
+        case .freeSpace: return "free some space (for example by pruning old snapshots) and try again"
+        case .removeUnsafeFile(let path): return "remove \(path) (only Backstop should create it), find out who planted it, and try again"
+        case .restoreToNewFileAnyPageSize: return "restore it to a new file"
+        case .adopt(let old, let new): return "adopt the snapshots of \(old) as those of \(new)"
+        case .confirm: return "confirm the change"
+        }
+    }
+}
+
+/// The errors Backstop reports. Each says what went wrong and what was (not) changed, in words that name
+/// no flag or command; `remedy` says what to do next.
+public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// No snapshot matches the selection.
-    case snapshotNotFound(String)
+    case snapshotNotFound(String, remedy: Remedy? = nil)
     /// A snapshot failed verification (checksum, size, decompression or integrity check).
     case verificationFailed(id: String, reason: String)
     /// Another run holds the lock on a store or database.
     case locked(what: String, holder: String, waited: TimeInterval)
     /// Refused for safety: nothing was changed.
-    case refused(String, hint: String)
+    case refused(String, remedy: Remedy?)
     /// Invalid input (a time, a configuration file, a policy ...).
-    case invalidInput(String)
+    case invalidInput(String, remedy: Remedy? = nil)
     /// A file operation failed.
     case io(operation: String, path: String, errno: Int32)
     /// A failed check (guard, precondition, postcondition, drift ...). Nothing was changed.
-    case checkFailed(String, hint: String)
+    case checkFailed(String, remedy: Remedy?)
     /// A snapshot that was listed is gone (pruned meanwhile): not found, never "corrupt".
     case snapshotGone(id: String, file: String)
     /// An id prefix that matches several snapshots (all listed).
@@ -30,6 +124,12 @@ public enum BackstopError: Error, CustomStringConvertible, Sendable {
     case unsafeFile(path: String, reason: String)
     /// A file that must be new already exists. Nothing was changed.
     case alreadyExists(path: String)
+    /// No database was named (the configuration names these, if any).
+    case noDatabase(configured: [String])
+    /// A database name the configuration does not define.
+    case unknownDatabaseName(String, configuration: String?, known: [String])
+    /// The migrations folder does not exist.
+    case noMigrationsFolder(String)
     /// Anything else, with context.
     case failed(String)
 
@@ -40,30 +140,26 @@ public enum BackstopError: Error, CustomStringConvertible, Sendable {
         case .verificationFailed: return .verification
         case .locked: return .locked
         case .refused, .unsafeFile, .alreadyExists: return .refused
-        case .invalidInput, .ambiguousID: return .usage
+        case .invalidInput, .ambiguousID, .noDatabase, .unknownDatabaseName, .noMigrationsFolder: return .usage
         case .checkFailed: return .checkFailed
         }
     }
 
     public var description: String {
         switch self {
-        case .snapshotNotFound(let what):
+        case .snapshotNotFound(let what, _):
             return what
         case .verificationFailed(let id, let reason):
             return "snapshot \(id) failed verification: \(reason)"
         case .locked(let what, let holder, let waited):
             let waitedText = waited > 0 ? " after waiting \(Int(waited.rounded()))s" : ""
             return "\(what) is locked by another run (\(holder))\(waitedText). Nothing was changed."
-        case .refused(let message, _):
-            return message
-        case .invalidInput(let message):
+        case .refused(let message, _), .checkFailed(let message, _), .invalidInput(let message, _), .failed(let message):
             return message
         case .io(let operation, let path, let code):
             var text = "cannot \(operation) \(path): \(String(cString: strerror(code)))"
             if code == ENOSPC || code == EDQUOT { text += " (the disk is full)" }
             return text
-        case .checkFailed(let message, _):
-            return message
         case .snapshotGone(let id, let file):
             return "snapshot \(id) is gone: its data file \(file) was removed (pruned?) while this run read the store"
         case .ambiguousID(let id, let matches):
@@ -72,30 +168,33 @@ public enum BackstopError: Error, CustomStringConvertible, Sendable {
             return "refusing to use \(path): \(reason). Nothing was changed."
         case .alreadyExists(let path):
             return "\(path) already exists; nothing was changed"
-        case .failed(let message):
-            return message
+        case .noDatabase:
+            return "which database? None was named"
+        case .unknownDatabaseName(let name, let file, let known):
+            guard let file else { return "no configuration file names a database '\(name)'" }
+            return "no database named '\(name)' in \(file)" + (known.isEmpty ? "" : "; it names \(known.joined(separator: ", "))")
+        case .noMigrationsFolder(let path):
+            return "there is no migrations folder at \(path)"
         }
     }
 
-    /// The next thing to try, when there is one.
-    public var hint: String? {
+    /// What to do next, when there is something.
+    public var remedy: Remedy? {
         switch self {
-        case .snapshotNotFound:
-            return "run 'backstop list' to see the snapshots of this database"
-        case .verificationFailed:
-            return "do not restore from this snapshot; pick another with 'backstop list' and check it with 'backstop verify ID --deep'"
-        case .locked:
-            return "wait for the other run to finish, or raise --lock-wait"
-        case .refused(_, let hint), .checkFailed(_, let hint):
-            return hint.isEmpty ? nil : hint
-        case .unsafeFile:
-            return "remove it (only Backstop should create it), check who planted it, and run the command again"
-        case .io(_, _, let code) where code == ENOSPC || code == EDQUOT:
-            return "free some space (for example 'backstop prune') and run the command again"
-        default:
-            return nil
+        case .snapshotNotFound(_, let remedy): return remedy ?? .listSnapshots
+        case .verificationFailed: return .chooseAnotherSnapshot
+        case .locked: return .waitForLock
+        case .refused(_, let remedy), .checkFailed(_, let remedy), .invalidInput(_, let remedy): return remedy
+        case .io(_, _, let code) where code == ENOSPC || code == EDQUOT: return .freeSpace
+        case .unsafeFile(let path, _): return .removeUnsafeFile(path)
+        case .noDatabase(let configured): return .chooseDatabase(configured: configured)
+        case .noMigrationsFolder: return .chooseMigrationsFolder
+        default: return nil
         }
     }
+
+    public var errorDescription: String? { description }
+    public var recoverySuggestion: String? { remedy?.plainWords }
 }
 
 extension BackstopError {

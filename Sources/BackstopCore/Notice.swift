@@ -1,7 +1,18 @@
-/// Where the library reports things worth telling the user that are not errors
-/// (a lock taken over from a process that died, stale files cleaned up). The command line prints them.
-public enum Notice {
-    nonisolated(unsafe) public static var sink: (String) -> Void = { _ in }
-
-    public static func post(_ message: String) { sink(message) }
+/// Things worth telling the user that are not errors. The domain reports them through the `notify`
+/// closure of each operation's options; the command line words them (or keeps quiet with --quiet).
+public enum Notice: Sendable, Equatable {
+    /// A lock left by a process that is no longer running was taken over.
+    case tookOverLock(what: String, previousHolder: String)
+    /// The newest snapshot of a database is damaged, so `--if-changed` compared with nothing and a new one
+    /// was taken.
+    case damagedNewestSnapshot(id: String, database: String)
+    /// Others can read the store (an existing folder Backstop did not create, and so did not change).
+    case storeReadableByOthers(path: String, mode: Int)
+    /// Temporary files an interrupted run left behind were removed.
+    case removedStaleFiles([String], directory: String)
+    /// A check could not cover everything (collations or functions the application defines).
+    case notChecked(what: String, reasons: [String])
 }
+
+/// Receives notices; called on the thread that does the work.
+public typealias Notifier = @Sendable (Notice) -> Void

@@ -131,6 +131,9 @@ public enum Timestamp {
 
 /// Durations written as a number and a unit: `90s`, `30m`, `36h`, `14d`, `2w`, and combinations (`1d12h`).
 public enum DurationText {
+    /// The longest duration accepted: a thousand years.
+    public static let maximum: TimeInterval = 1000 * 365 * 86400
+
     public static func parse(_ text: String) throws -> TimeInterval {
         let scalars = Array(text.trimmingCharacters(in: .whitespaces).lowercased())
         guard !scalars.isEmpty else { throw BackstopError.invalidInput("empty duration") }
@@ -141,7 +144,7 @@ public enum DurationText {
             while i < scalars.count, scalars[i].isASCII, scalars[i].isNumber { digits.append(scalars[i]); i += 1 }
             var unit = ""
             while i < scalars.count, scalars[i].isLetter { unit.append(scalars[i]); i += 1 }
-            guard let value = Double(digits), !unit.isEmpty else {
+            guard let value = Double(digits), value.isFinite, !unit.isEmpty else {
                 throw BackstopError.invalidInput("cannot read the duration '\(text)': write a number and a unit, such as 90s, 30m, 36h, 14d or 2w")
             }
             let seconds: Double
@@ -156,6 +159,9 @@ public enum DurationText {
                 throw BackstopError.invalidInput("unknown unit '\(unit)' in the duration '\(text)': use s, m, h, d, w or y")
             }
             total += value * seconds
+        }
+        guard total.isFinite, total <= maximum else {
+            throw BackstopError.invalidInput("the duration '\(text)' is longer than \(Int(maximum / (365 * 86400))) years")
         }
         return total
     }
@@ -176,7 +182,7 @@ public enum ByteCount {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let digits = trimmed.prefix { $0.isNumber || $0 == "." }
         let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
-        guard let value = Double(digits), value >= 0 else {
+        guard let value = Double(digits), value.isFinite, value >= 0 else {
             throw BackstopError.invalidInput("cannot read the size '\(text)': write a number and a unit, such as 500MB or 20GB")
         }
         let multipliers: [String: Double] = [
@@ -186,8 +192,15 @@ public enum ByteCount {
         guard let multiplier = multipliers[unit] else {
             throw BackstopError.invalidInput("unknown unit '\(unit)' in the size '\(text)': use B, KB, MB, GB, TB (or KiB, MiB, GiB, TiB)")
         }
-        return Int64(value * multiplier)
+        let bytes = value * multiplier
+        guard bytes.isFinite, bytes <= Double(maximum) else {
+            throw BackstopError.invalidInput("the size '\(text)' is larger than Backstop handles (\(format(maximum)))")
+        }
+        return Int64(bytes)
     }
+
+    /// The largest size accepted: 1 EiB.
+    public static let maximum: Int64 = 1 << 60
 
     /// `1.2 GiB`, `340 KiB`, `12 B`.
     public static func format(_ bytes: Int64) -> String {

@@ -148,6 +148,24 @@ public final class Database {
         }
     }
 
+    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT` (see ``inTransaction(rollback:_:)``), reporting a
+    /// write lock that another connection kept past the busy timeout as ``WriteLockBusy``.
+    public func inWriteTransaction<T>(rollback: Bool = false, _ body: () throws -> T) throws -> T {
+        do {
+            try execute("BEGIN IMMEDIATE")
+        } catch let error as SQLiteError where error.isBusy {
+            throw WriteLockBusy(path: path, error: error)
+        }
+        do {
+            let result = try body()
+            try execute(rollback ? "ROLLBACK" : "COMMIT")
+            return result
+        } catch {
+            if isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
     /// Runs `body` inside one read transaction: everything it reads comes from the same committed state.
     public func inReadTransaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN DEFERRED")
@@ -179,9 +197,18 @@ public final class Database {
 
     // MARK: - Facts about the database
 
-    public var pageSize: Int { Int((try? int("PRAGMA page_size")) ?? 4096) }
-    public var pageCount: Int { Int((try? int("PRAGMA page_count")) ?? 0) }
-    public var journalMode: String { (try? scalar("PRAGMA journal_mode"))??.string?.lowercased() ?? "delete" }
+    /// The main database's page size. Throws when it cannot be read (rather than assuming a default).
+    public var pageSize: Int { get throws { Int(try int("PRAGMA page_size")) } }
+    public var pageCount: Int { get throws { Int(try int("PRAGMA page_count")) } }
+    /// The main database's journal mode. Throws when it cannot be read (rather than guessing one).
+    public var journalMode: JournalMode {
+        get throws {
+            guard let text = try scalar("PRAGMA journal_mode")?.string else {
+                throw SQLiteError(code: .SQLITE_ERROR, message: "PRAGMA journal_mode returned nothing")
+            }
+            return JournalMode(rawValue: text)
+        }
+    }
 
     /// `PRAGMA integrity_check` (or `quick_check`): an empty array when the database is sound.
     public func integrityProblems(quick: Bool = false, limit: Int = 20) throws -> [String] {

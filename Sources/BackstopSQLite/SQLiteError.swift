@@ -161,3 +161,11 @@ public struct DatabaseFileError: Error, CustomStringConvertible, Sendable, Equat
 
     public var description: String { "\(path) is not an SQLite database: \(reason.text). Nothing was created or changed." }
 }
+
+/// Another connection kept the database's write lock (an application's write transaction, a long
+/// checkpoint) past the busy timeout. Nothing was changed.
+public struct WriteLockBusy: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var error: SQLiteError
+    public var description: String { "\(path) is locked by another connection writing to it (\(error.message)); nothing was changed" }
+}

@@ -18,10 +18,26 @@ public enum SQLiteValue: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A literal for display in SQL-like output (strings quoted). Never used to build executed SQL.
+    /// A literal for display in SQL-like output (strings quoted, control characters escaped so that a value
+    /// cannot break a line or drive a terminal). Never used to build executed SQL.
     public var sqlLiteralForDisplay: String {
         switch self {
-        case .text(let v): return "'" + v.replacingOccurrences(of: "'", with: "''") + "'"
+        case .text(let v):
+            var out = "'"
+            for scalar in v.unicodeScalars {
+                switch scalar {
+                case "'": out += "''"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+                    || [0x200E, 0x200F, 0x2028, 0x2029].contains(scalar.value) || (0x202A...0x202E).contains(scalar.value)
+                    || (0x2066...0x2069).contains(scalar.value):
+                    out += String(format: scalar.value <= 0xFF ? "\\x%02X" : "\\u{%04X}", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "'"
         default: return description
         }
     }

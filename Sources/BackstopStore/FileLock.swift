@@ -14,13 +14,16 @@ public final class FileLock {
     public let path: String
     public let mode: Mode
     private var fd: Int32
-    /// Set when the lock was left by a process that is no longer running.
+    /// Set when the lock was left by a process that is no longer running: who that was.
     public private(set) var tookOverFrom: String?
+    /// What the lock protects, in words ("the snapshot store /var/backups/app").
+    public let what: String
 
     /// Takes the lock, waiting up to `wait` seconds. Throws ``BackstopError/locked(what:holder:waited:)``.
     public init(path: String, mode: Mode, wait: TimeInterval, what: String) throws {
         self.path = path
         self.mode = mode
+        self.what = what
         fd = try FileLock.openLockFile(path)
         let operation = (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB
         let start = Date()
@@ -42,7 +45,6 @@ public final class FileLock {
         if let record = FileLock.readRecord(fd: fd), let pid = record.pid, pid != getpid(),
            !ProcessInfo.isRunning(pid) {
             tookOverFrom = "process \(pid) (\(record.command)), which held it since \(record.since), is no longer running"
-            Notice.post("took over the lock on \(what): \(tookOverFrom!)")
         }
         if mode == .exclusive { writeRecord() } else if tookOverFrom != nil { clearRecord() }
     }

@@ -1,4 +1,5 @@
 import BackstopCore
+import BackstopSQLite
 import BackstopCodec
 import Foundation
 
@@ -17,8 +18,7 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var sequence: Int64?
     /// The instant the snapshot's contents were current (RFC 3339, UTC, milliseconds).
     public var createdAt: String
-    /// `manual`, `pre-migration`, `pre-restore`, `pre-recover` ...
-    public var kind: String
+    public var kind: SnapshotKind
     public var label: String?
     /// The compressed file's name in the store.
     public var file: String
@@ -39,7 +39,7 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var durationMs: Int
     public var pinned: Bool
     public var pinNote: String?
-    public var journalMode: String
+    public var journalMode: JournalMode
     public var compressionLevel: Int
     /// For `pre-migration` snapshots: the migrations the run was about to apply.
     public var migrations: [Int64]?
@@ -63,11 +63,11 @@ public struct Manifest: Codable, Equatable, Sendable {
         case migrations, sequence, check
     }
 
-    public init(format: String = Manifest.currentFormat, id: String, createdAt: String, kind: String, label: String?,
+    public init(format: String = Manifest.currentFormat, id: String, createdAt: String, kind: SnapshotKind, label: String?,
                 file: String, database: String, dbBytes: Int64, compressedBytes: Int64, sha256: String,
                 compressedSha256: String, pageSize: Int, pageCount: Int, schemaVersion: Int64?, sqliteVersion: String,
                 toolVersion: String, durationMs: Int, pinned: Bool = false, pinNote: String? = nil,
-                journalMode: String, compressionLevel: Int, migrations: [Int64]? = nil, sequence: Int64? = nil,
+                journalMode: JournalMode, compressionLevel: Int, migrations: [Int64]? = nil, sequence: Int64? = nil,
                 check: ImageCheck? = nil) {
         self.format = format; self.id = id; self.createdAt = createdAt; self.kind = kind; self.label = label
         self.file = file; self.database = database; self.dbBytes = dbBytes; self.compressedBytes = compressedBytes
@@ -128,8 +128,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         guard Manifest.isValidID(id) else { throw bad("invalid id") }
         guard file == Manifest.fileName(for: id) else { throw bad("file '\(file)' does not match the id") }
         guard Timestamp.parseRFC3339(createdAt) != nil else { throw bad("invalid created_at '\(createdAt)'") }
-        guard !kind.isEmpty, kind.utf8.allSatisfy({ (97...122).contains($0) || $0 == UInt8(ascii: "-") || (48...57).contains($0) })
-        else { throw bad("invalid kind '\(kind)'") }
+        guard kind.isWellFormed else { throw bad("invalid kind '\(kind)'") }
         guard database.hasPrefix("/") else { throw bad("database '\(database)' is not an absolute path") }
         guard SHA256Hasher.isValidHex(sha256), SHA256Hasher.isValidHex(compressedSha256) else { throw bad("invalid checksum") }
         guard dbBytes >= 0, compressedBytes > 0, pageSize >= 512, pageSize <= 65536, pageCount >= 0,

@@ -12,8 +12,9 @@ import Foundation
 /// Listing and verifying take no lock: readers never wait.
 public final class SnapshotStore: Sendable {
     public let path: String
-    /// Things worth telling the user about the store itself (for example that others can read it).
-    public let warnings: [String]
+    /// The store's mode when users other than its owner can read or enter it (a folder Backstop did not
+    /// create, and so did not change), or nil.
+    public let modeReadableByOthers: Int?
 
     /// A file in the store that is not part of a complete snapshot.
     public struct Problem: Equatable, Sendable {
@@ -35,10 +36,9 @@ public final class SnapshotStore: Sendable {
         }
         var info = stat()
         if stat(self.path, &info) == 0, info.st_mode & 0o077 != 0 {
-            warnings = [String(format: "the store %@ can be read by other users (mode %04o), and snapshots hold whole databases; make it private with: chmod 700 %@",
-                               self.path, Int(info.st_mode & 0o7777), self.path)]
+            modeReadableByOthers = Int(info.st_mode & 0o7777)
         } else {
-            warnings = []
+            modeReadableByOthers = nil
         }
     }
 
@@ -92,11 +92,37 @@ public final class SnapshotStore: Sendable {
         return (snapshots, problems.sorted { $0.file < $1.file })
     }
 
-    /// Complete snapshots in the order they were committed; of one database only when `database` is given.
+    /// Complete snapshots in the order they were committed; of one database only when `database` is given
+    /// (including those taken of a path it had before a move that was adopted, see ``adopt(from:to:)``).
     public func snapshots(ofDatabase database: String? = nil) throws -> [Manifest] {
         let all = try scan().snapshots
         guard let database else { return all }
-        return all.filter { $0.database == database }
+        let aliases = try self.aliases()
+        return all.filter { SnapshotStore.identity(of: $0.database, aliases: aliases) == database }
+    }
+
+    /// True when the snapshot is of `database`, or of a path it had before an adopted move.
+    public func belongs(_ manifest: Manifest, to database: String) throws -> Bool {
+        SnapshotStore.identity(of: manifest.database, aliases: try aliases()) == database
+    }
+
+    /// When the store has no snapshot of `database`: the error, naming the databases it does hold snapshots
+    /// of, and suggesting to adopt one that has the same file name (the database probably moved).
+    public func noSnapshots(of database: String, selection: String? = nil) throws -> BackstopError {
+        let aliases = try self.aliases()
+        let others = Dictionary(grouping: try scan().snapshots, by: { SnapshotStore.identity(of: $0.database, aliases: aliases) })
+            .filter { $0.key != database }
+        var message = "there are no snapshots of \(database)\(selection.map { " \($0)" } ?? "") in \(path)"
+        if !others.isEmpty {
+            message += "; it holds snapshots of " + others.keys.sorted().map { "\($0) (\(others[$0]!.count))" }.joined(separator: ", ")
+        }
+        let name = (database as NSString).lastPathComponent
+        let moved = others.keys.filter { ($0 as NSString).lastPathComponent == name }
+        if selection == nil, moved.count == 1 {
+            message += ". If the database moved from \(moved[0]), adopt its snapshots"
+            return .snapshotNotFound(message, remedy: .adopt(oldPath: moved[0], newPath: database))
+        }
+        return .snapshotNotFound(message)
     }
 
     /// The snapshot with this id (or unique id prefix).

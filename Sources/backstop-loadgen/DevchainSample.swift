@@ -55,7 +55,7 @@ enum DevchainSample {
         """
 
     static func create(at path: String, scale: Int) throws {
-        if FileSystem.exists(path) { throw BackstopError.refused("\(path) already exists", hint: "") }
+        if FileSystem.exists(path) { throw BackstopError.alreadyExists(path: path) }
         let db = try Database(path: path, mode: .create)
         try db.execute(schema)
         var random = SplitMix64(seed: 2027)

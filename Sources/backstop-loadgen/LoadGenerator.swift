@@ -31,7 +31,7 @@ enum LoadGenerator {
     /// A database of about `bytes`, shaped like an application's: users with text, events with JSON
     /// payloads, and indexes on both.
     static func generate(database: String, bytes: Int64) throws {
-        if FileSystem.exists(database) { throw BackstopError.refused("\(database) exists", hint: "") }
+        if FileSystem.exists(database) { throw BackstopError.alreadyExists(path: database) }
         let db = try Database(path: database, mode: .create)
         try db.execute("""
             PRAGMA journal_mode = WAL;
@@ -92,12 +92,12 @@ enum LoadGenerator {
             if batch == 2000 {
                 try db.execute("COMMIT")
                 batch = 0
-                if Int64(db.pageCount) * Int64(db.pageSize) >= bytes { break }
+                if Int64(try db.pageCount) * Int64(try db.pageSize) >= bytes { break }
                 try db.execute("BEGIN")
             }
         }
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        print("generated \(database): \(ByteCount.format(Int64(db.pageCount) * Int64(db.pageSize))), \(users) users")
+        print("generated \(database): \(ByteCount.format(Int64(try db.pageCount) * Int64(try db.pageSize))), \(users) users")
     }
 }
 

@@ -28,7 +28,7 @@ final class DevchainExampleTests: BackstopTestCase {
         XCTAssertEqual(refused.status, 7, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("the guard (guard.sql) refuses the migration"), refused.stderr)
         XCTAssertEqual(try contentDigest(db), before)
-        XCTAssertEqual((try json(backstop(["list", "--json"])) as! [Any]).count, 0)
+        XCTAssertEqual(try listed().count, 0)
         try execute(db, "UPDATE sessions SET status = 'completed', ended_at = '2026-02-01T00:00:00Z' WHERE status = 'running'")
 
         // What the migrations should do, computed independently.
@@ -81,7 +81,7 @@ final class DevchainExampleTests: BackstopTestCase {
         XCTAssertEqual(rollback.status, 0, rollback.stderr)
         XCTAssertEqual(try contentDigest(db), try contentDigest(path("before.db")))
         XCTAssertEqual((try json(backstop(["status", "--json"])) as! [String: Any])["current_version"] as? Int, 27)
-        let kinds = (try json(backstop(["list", "--json"])) as! [[String: Any]]).map { $0["kind"] as! String }
+        let kinds = try listed().map { $0["kind"] as! String }
         XCTAssertEqual(kinds, ["pre-migration", "pre-restore"])
     }
 }

@@ -96,7 +96,7 @@ final class MigrateCommandTests: BackstopTestCase {
         XCTAssertEqual(snapshots.count, 0)
         let rollback = try backstop(["rollback", "--db", "app.db", "--yes"])
         XCTAssertEqual(rollback.status, 3)
-        XCTAssertTrue(rollback.stderr.contains("--no-snapshot"), rollback.stderr)
+        XCTAssertTrue(rollback.stderr.contains("was applied without a snapshot: there is no snapshot to roll back to"), rollback.stderr)
     }
 
     func testCheckNeedsNoDatabaseAndFailsOnAnyProblem() throws {
@@ -118,18 +118,19 @@ final class MigrateCommandTests: BackstopTestCase {
         let status = try json(backstop(["status", "--db", "app.db", "--json"])) as! [String: Any]
         XCTAssertEqual(status["current_version"] as? Int, 1)
         XCTAssertEqual((status["pending"] as? [Any])?.count, 0)
-        let history = try json(backstop(["history", "--db", "app.db", "--json"])) as! [[String: Any]]
+        let history = try document(backstop(["history", "--db", "app.db", "--json"]), schema: "history")["migrations"] as! [[String: Any]]
         XCTAssertEqual(history.count, 1)
         XCTAssertEqual(history[0]["rows_changed"] as? Int, 2)
         let snapshotID = try XCTUnwrap(history[0]["snapshot_id"] as? String)
         let table = try backstop(["history", "--db", "app.db"])
-        XCTAssertTrue(table.stdout.contains("backstop restore \(snapshotID)"), table.stdout)
+        XCTAssertTrue(table.stdout.contains(snapshotID), table.stdout)
+        XCTAssertTrue(table.stdout.contains("Undo the last run with: backstop rollback --db \(path("app.db")) --store \(path("app.db.backstop"))"), table.stdout)
 
         let rollback = try backstop(["rollback", "--db", "app.db", "--yes"])
         XCTAssertEqual(rollback.status, 0, rollback.stderr)
         XCTAssertTrue(rollback.stderr.contains("picked the pre-migration snapshot \(snapshotID)"), rollback.stderr)
         XCTAssertFalse(try Database(path: path("app.db"), mode: .readOnly).tableExists("a"))
-        XCTAssertEqual((try json(backstop(["history", "--db", "app.db", "--json"])) as! [Any]).count, 0)
+        XCTAssertEqual((try document(backstop(["history", "--db", "app.db", "--json"]), schema: "history")["migrations"] as! [Any]).count, 0)
         // restore --before-migration finds the same snapshot.
         let again = try backstop(["restore", "--db", "app.db", "--before-migration", "1", "--to", "before1.db"])
         XCTAssertEqual(again.status, 0, again.stderr)

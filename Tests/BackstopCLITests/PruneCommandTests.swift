@@ -5,7 +5,7 @@ import XCTest
 
 final class PruneCommandTests: BackstopTestCase {
     /// A store with snapshots of app.db at chosen times (manifests rewritten to those times).
-    func storeWithSnapshots(ages: [TimeInterval], kind: String = "manual") throws -> SnapshotStore {
+    func storeWithSnapshots(ages: [TimeInterval], kind: SnapshotKind = .manual) throws -> SnapshotStore {
         if !FileSystem.exists(path("app.db")) { try makeDatabase(rows: 50) }
         let store = try SnapshotStore(path: path("app.db.backstop"), create: true)
         for age in ages {
@@ -25,11 +25,11 @@ final class PruneCommandTests: BackstopTestCase {
         let store = try storeWithSnapshots(ages: [40, 30, 20, 10, 5].map { $0 * 86400 } + [3600, 60])
         _ = try writePolicy("keep_last = 2\nkeep_weekly = 2\n")
         let dry = try json(backstop(["prune", "--db", "app.db", "--policy", "policy.toml", "--dry-run", "--json"])) as! [String: Any]
-        let wouldRemove = (dry["remove"] as! [[String: Any]]).map { $0["id"] as! String }
+        let wouldRemove = (dry["remove"] as! [[String: Any]]).map { ($0["snapshot"] as! [String: Any])["id"] as! String }
         XCTAssertEqual(try store.scan().snapshots.count, 7, "a dry run removes nothing")
         XCTAssertFalse(wouldRemove.isEmpty)
         let real = try json(backstop(["prune", "--db", "app.db", "--policy", "policy.toml", "--json"])) as! [String: Any]
-        XCTAssertEqual((real["remove"] as! [[String: Any]]).map { $0["id"] as! String }, wouldRemove)
+        XCTAssertEqual((real["remove"] as! [[String: Any]]).map { ($0["snapshot"] as! [String: Any])["id"] as! String }, wouldRemove)
         XCTAssertEqual((real["keep"] as! [[String: Any]]).first?["reasons"] as? [String] != nil, true)
         XCTAssertEqual(try store.scan().snapshots.count, 7 - wouldRemove.count)
         let again = try json(backstop(["prune", "--db", "app.db", "--policy", "policy.toml", "--json"])) as! [String: Any]

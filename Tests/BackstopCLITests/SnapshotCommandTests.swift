@@ -12,13 +12,16 @@ final class SnapshotCommandTests: BackstopTestCase {
         let id = human.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertTrue(Manifest.isValidID(id), id)
 
-        let created = try json(backstop(["snapshot", "--db", "app.db", "--json"])) as! [String: Any]
+        let result = try document(backstop(["snapshot", "--db", "app.db", "--json"]), schema: "snapshot")
+        XCTAssertEqual(result["outcome"] as? String, "created")
+        XCTAssertEqual(result["database"] as? String, path("app.db"))
+        let created = result["snapshot"] as! [String: Any]
         XCTAssertEqual(created["kind"] as? String, "manual")
         XCTAssertEqual(created["database"] as? String, path("app.db"))
-        let listed = try json(backstop(["list", "--db", "app.db", "--json"])) as! [[String: Any]]
+        let listed = try self.listed(["--db", "app.db"])
         XCTAssertEqual(listed.map { $0["id"] as! String }, [id, created["id"] as! String])
         XCTAssertEqual(NSDictionary(dictionary: listed[1]), NSDictionary(dictionary: created))
-        let shown = try json(backstop(["show", created["id"] as! String, "--db", "app.db", "--json"])) as! [String: Any]
+        let shown = try document(backstop(["show", created["id"] as! String, "--db", "app.db", "--json"]), schema: "show")["snapshot"] as! [String: Any]
         XCTAssertEqual(NSDictionary(dictionary: shown), NSDictionary(dictionary: created))
         XCTAssertEqual(listed[0]["label"] as? String, "first")
 
@@ -40,7 +43,7 @@ final class SnapshotCommandTests: BackstopTestCase {
         let third = try backstop(["snapshot", "--db", "app.db", "--if-changed"])
         XCTAssertEqual(third.status, 0)
         XCTAssertTrue(third.stderr.contains("unchanged since snapshot"), third.stderr)
-        XCTAssertEqual((try json(backstop(["list", "--db", "app.db", "--json"])) as! [Any]).count, 1)
+        XCTAssertEqual(try listed(["--db", "app.db"]).count, 1)
     }
 
     func testExitStatusesFollowTheDocumentedTable() throws {
@@ -86,7 +89,7 @@ final class SnapshotCommandTests: BackstopTestCase {
             let help = try backstop(command)
             XCTAssertEqual(help.status, 0)
             XCTAssertTrue(help.stdout.contains("EXIT STATUS"), command.joined(separator: " "))
-            XCTAssertTrue(help.stdout.contains("5  the store or database is locked"), command.joined(separator: " "))
+            XCTAssertTrue(help.stdout.contains("5  locked by another run or connection"), command.joined(separator: " "))
         }
     }
 
@@ -99,11 +102,11 @@ final class SnapshotCommandTests: BackstopTestCase {
 
         let restore = try backstop(["restore", "--db", "app.db", "--at", Timestamp.rfc3339(firstTime.addingTimeInterval(0.001)), "--yes"])
         XCTAssertEqual(restore.status, 0, restore.stderr)
-        XCTAssertTrue(restore.stderr.contains("picked the newest snapshot at or before"), restore.stderr)
+        XCTAssertTrue(restore.stderr.contains("picked the snapshot current at"), restore.stderr)
         XCTAssertTrue(restore.stderr.contains(first), restore.stderr)
         XCTAssertTrue(restore.stdout.contains("undo with: backstop restore "), restore.stdout)
         XCTAssertEqual(try count(path("app.db")), 100)
-        let kinds = (try json(backstop(["list", "--db", "app.db", "--json"])) as! [[String: Any]]).map { $0["kind"] as! String }
+        let kinds = try listed(["--db", "app.db"]).map { $0["kind"] as! String }
         XCTAssertEqual(kinds, ["manual", "manual", "pre-restore"])
     }
 
@@ -131,9 +134,9 @@ final class SnapshotCommandTests: BackstopTestCase {
         try FileManager.default.createDirectory(atPath: path("backups"), withIntermediateDirectories: true)
         XCTAssertEqual(try backstop(["snapshot", "-q"]).status, 0)
         XCTAssertEqual(try backstop(["snapshot", "--database", "accounts", "-q"]).status, 0)
-        let main = try json(backstop(["list", "--json"])) as! [[String: Any]]
+        let main = try listed()
         XCTAssertEqual(main.map { $0["database"] as! String }, [path("main.db")])
-        let accounts = try json(backstop(["list", "--database", "accounts", "--json"])) as! [[String: Any]]
+        let accounts = try listed(["--database", "accounts"])
         XCTAssertEqual(accounts.map { $0["database"] as! String }, [path("accounts.db")])
         let unknown = try backstop(["list", "--database", "payroll"])
         XCTAssertEqual(unknown.status, 2)

@@ -27,7 +27,8 @@ final class SupportScenarioTests: BackstopTestCase {
         let profiles = try XCTUnwrap(tables.first { $0["table"] as? String == "agent_profiles" })
         XCTAssertGreaterThan(profiles["deleted"] as! Int, 100)
         XCTAssertEqual(profiles["inserted"] as? Int, 0)
-        XCTAssertEqual((diff["schema"] as! [String: Any])["tables_added"] as? [String], ["profile_provider_configs"])
+        XCTAssertEqual(diff["schema"] as? String, "backstop.diff/1")
+        XCTAssertEqual((diff["schema_changes"] as! [String: Any])["tables_added"] as? [String], ["profile_provider_configs"])
         let listed = try json(backstop(["diff", snapshot, "--table", "agent_profiles", "--json"])) as! [String: Any]
         let deleted = (((listed["tables"] as! [[String: Any]])[0]["rows"] as! [String: Any])["deleted"] as! [[String: Any]])
         let lost = try XCTUnwrap(deleted.first { $0["project_id"] as? Int == 1 && $0["name"] as? String == "planner-fast" })
@@ -80,6 +81,6 @@ final class SupportScenarioTests: BackstopTestCase {
         // The pinned snapshot survives a prune that would otherwise remove it.
         try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("policy.toml")))
         XCTAssertEqual(try backstop(["prune", "--policy", "policy.toml", "-q"]).status, 0)
-        XCTAssertTrue((try json(backstop(["list", "--json"])) as! [[String: Any]]).contains { $0["id"] as? String == snapshot })
+        XCTAssertTrue(try self.listed().contains { $0["id"] as? String == snapshot })
     }
 }

@@ -165,3 +165,24 @@ extension Recoverer {
         return try recover(snapshot, store: store, database: database, request: request, options: options)
     }
 }
+
+// MARK: - JSON documents of the command line
+
+extension BackstopTestCase {
+    /// A command's JSON document (an object), checked to carry the schema of that command.
+    public func document(_ result: RunResult, schema: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        guard let object = try json(result, file: file, line: line) as? [String: Any] else {
+            XCTFail("not a JSON object: \(result.stdout)", file: file, line: line)
+            throw BackstopError.failed("not a JSON object")
+        }
+        if let schema { XCTAssertEqual(object["schema"] as? String, "backstop.\(schema)/1", file: file, line: line) }
+        return object
+    }
+
+    /// The snapshots `backstop list --json` prints, with these arguments.
+    public func listed(_ arguments: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> [[String: Any]] {
+        let result = try backstop(["list", "--json"] + arguments)
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        return try document(result, schema: "list", file: file, line: line)["snapshots"] as! [[String: Any]]
+    }
+}

@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct DiffCommand: ParsableCommand {
+    struct DiffCommand: BackstopCommand {
         static let configuration = CommandConfiguration(
             commandName: "diff",
             abstract: "Show, per table, what a snapshot holds that the live database (or another snapshot) lost.",
@@ -12,7 +12,7 @@ extension Backstop {
             'deleted' counts rows in the snapshot that the other side no longer has, 'inserted' rows the other
             side has that the snapshot lacks, 'changed' rows with the same key and other values. Schema
             differences (tables and columns added or removed) are listed too. With --table, the rows themselves.
-            The snapshot is decompressed into a private temporary copy (removed afterwards); nothing is changed.
+            The snapshot is read in place (nothing is decompressed to disk); nothing is changed.
 
             \(ExitStatus.helpTable)
             """)
@@ -37,23 +37,23 @@ extension Backstop {
 
         func validate() throws {
             if live && against != nil { throw ValidationError("give only one of '--against' and '--live'") }
-            if limit < 1 { throw ValidationError("'--limit' must be at least 1") }
+            if limit < 1 || limit > 1_000_000 { throw ValidationError("'--limit' must be between 1 and 1000000") }
         }
 
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: against == nil)
-            let store = try target.openStore(resolved, create: false)
+        func run(_ session: Session) throws {
+            let output = session.output
+            let resolved = try target.resolve(session, requireDatabase: against == nil)
+            let store = try session.openStore(resolved, create: false)
             let manifest = try store.snapshot(id: snapshot)
             let side: DiffSide = try against.map { .snapshot(try store.snapshot(id: $0)) } ?? .live(resolved.database)
             let bar = output.progress("diff")
             let report = try Differ.diff(manifest, against: side, store: store, table: table, rowLimit: limit, progress: bar?.handler)
             bar?.finish()
-            if output.json { output.emitJSON(DiffCommand.json(report)); return }
-            output.say("Snapshot \(manifest.id) (\(manifest.createdAt)) against \(report.against == "live" ? "the live database \(resolved.database)" : "snapshot \(report.against)"):\n")
+            if output.json { output.emit(DiffCommand.json(report)); return }
+            output.say("Snapshot \(manifest.id) (\(manifest.createdAt)) against \(raw: report.against == "live" ? Line("the live database \(resolved.database)").text : Line("snapshot \(report.against)").text):\n")
             var table = TextTable(headers: ["TABLE", "DELETED", "INSERTED", "CHANGED", "MATCHED BY", ""])
             for diff in report.tables {
-                table.rows.append([diff.table, String(diff.deleted), String(diff.inserted), String(diff.changed), diff.key.joined(separator: ", "), diff.note ?? ""])
+                table.append([diff.table, String(diff.deleted), String(diff.inserted), String(diff.changed), diff.key.joined(separator: ", "), diff.note ?? ""])
             }
             output.say(table.render())
             let schema = report.schema
@@ -70,40 +70,32 @@ extension Backstop {
                     zip(rows.columns, values).map { "\($0)=\($1.sqlLiteralForDisplay)" }.joined(separator: ", ")
                 }
                 output.say("\nRows of \(diff.table) only in the snapshot (deleted since):")
-                for row in rows.deleted { output.say("  - " + line(row)) }
+                for row in rows.deleted { output.say("  - \(line(row))") }
                 output.say("\nRows of \(diff.table) only in \(report.against == "live" ? "the live database" : report.against) (inserted since):")
-                for row in rows.inserted { output.say("  + " + line(row)) }
+                for row in rows.inserted { output.say("  + \(line(row))") }
                 output.say("\nRows of \(diff.table) changed:")
                 for change in rows.changed {
                     let changes = rows.columns.indices.filter { change.before[$0] != change.after[$0] }
                         .map { "\(rows.columns[$0]): \(change.before[$0].sqlLiteralForDisplay) -> \(change.after[$0].sqlLiteralForDisplay)" }
-                    output.say("  ~ \(diff.key.joined(separator: ","))=\(change.key.map(\.sqlLiteralForDisplay).joined(separator: ",")): " + changes.joined(separator: "; "))
+                    output.say("  ~ \(diff.key.joined(separator: ","))=\(change.key.map(\.sqlLiteralForDisplay).joined(separator: ",")): \(changes.joined(separator: "; "))")
                 }
-                if rows.truncated { output.note("(lists cut at \(limit) rows; use --limit)") }
+                if rows.truncated { output.note("(lists cut at \(raw: String(limit)) rows; use --limit)") }
             }
         }
 
-        static func json(_ report: DiffReport) -> [String: Any] {
-            let tables: [[String: Any]] = report.tables.map { diff in
-                var object: [String: Any] = ["table": diff.table, "deleted": diff.deleted, "inserted": diff.inserted,
-                                             "changed": diff.changed, "key": diff.key, "note": diff.note ?? NSNull()]
-                if let rows = diff.rows {
-                    let asObject = { (values: [SQLiteValue]) -> [String: Any] in
-                        Dictionary(uniqueKeysWithValues: zip(rows.columns, values.map(\.jsonObject)))
+        static func json(_ report: DiffReport) -> DiffJSON {
+            DiffJSON(snapshot: report.snapshot.id, against: report.against, tables: report.tables.map { diff in
+                DiffJSON.Table(table: diff.table, deleted: diff.deleted, inserted: diff.inserted, changed: diff.changed, key: diff.key,
+                               note: diff.note, rows: diff.rows.map { rows in
+                    let asObject = { (values: [SQLiteValue]) -> [String: JSONValue] in
+                        Dictionary(zip(rows.columns, values.map(JSONValue.init)), uniquingKeysWith: { first, _ in first })
                     }
-                    object["rows"] = [
-                        "deleted": rows.deleted.map(asObject), "inserted": rows.inserted.map(asObject),
-                        "changed": rows.changed.map { ["key": $0.key.map(\.jsonObject), "before": asObject($0.before), "after": asObject($0.after)] },
-                        "truncated": rows.truncated,
-                    ] as [String: Any]
-                }
-                return object
-            }
-            return [
-                "snapshot": report.snapshot.id, "against": report.against, "tables": tables,
-                "schema": ["tables_added": report.schema.tablesAdded, "tables_removed": report.schema.tablesRemoved,
-                           "columns_added": report.schema.columnsAdded, "columns_removed": report.schema.columnsRemoved] as [String: Any],
-            ]
+                    return DiffJSON.Rows(deleted: rows.deleted.map(asObject), inserted: rows.inserted.map(asObject),
+                                         changed: rows.changed.map { DiffJSON.Change(key: $0.key.map(JSONValue.init), before: asObject($0.before), after: asObject($0.after)) },
+                                         truncated: rows.truncated)
+                })
+            }, schemaChanges: DiffJSON.SchemaChanges(tablesAdded: report.schema.tablesAdded, tablesRemoved: report.schema.tablesRemoved,
+                                                     columnsAdded: report.schema.columnsAdded, columnsRemoved: report.schema.columnsRemoved))
         }
     }
 }

@@ -3,13 +3,15 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct ListCommand: ParsableCommand {
+    struct ListCommand: BackstopCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "List every complete snapshot in the store, oldest first.",
+            abstract: "List every complete snapshot in the store, in the order they were taken.",
             discussion: """
             Shows each snapshot's id, time (UTC and local), kind, label, original and compressed size, schema
-            version, pin and source database. Files that are not complete snapshots are never listed.
+            version, the result of the check run when it was taken, its pin, and its database. A snapshot dated
+            in the future (taken while a clock was wrong) is marked "(future)"; the order is the store's commit
+            order, which no clock changes. Files that are not complete snapshots are never listed.
 
             \(ExitStatus.helpTable)
             """)
@@ -17,77 +19,62 @@ extension Backstop {
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions
 
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: false)
+        func run(_ session: Session) throws {
+            let output = session.output
+            let resolved = try target.resolve(session, requireDatabase: false)
             guard FileSystem.isDirectory(resolved.store) else {
-                if output.json { output.emitJSON([Any]()) } else { output.say("No snapshots: there is no store at \(resolved.store) yet.") }
+                if output.json { output.emit(ListJSON(store: FileSystem.absolute(resolved.store), snapshots: [], notListed: [])) }
+                else { output.say("No snapshots: there is no store at \(resolved.store) yet.") }
                 return
             }
-            let store = try target.openStore(resolved, create: false)
+            let store = try session.openStore(resolved, create: false)
             let (snapshots, problems) = try store.scan()
+            let aliases = try store.aliases()
+            let now = Date()
+            let identities = snapshots.map { SnapshotStore.identity(of: $0.database, aliases: aliases) }
             if output.json {
-                output.emitJSON(snapshots.map { JSON.object($0) })
+                output.emit(ListJSON(store: store.path, snapshots: zip(snapshots, identities).map { SnapshotJSON($0, databaseNow: $1, now: now) },
+                                     notListed: problems.map { FileProblemJSON(file: $0.file, reason: $0.reason) }))
                 return
             }
-            let databases = Set(snapshots.map(\.database))
+            let databases = Set(identities)
             if snapshots.isEmpty {
                 output.say("No snapshots in \(store.path).")
             } else {
-                if databases.count == 1 { output.say("Snapshots of \(databases.first!) in \(store.path):\n") }
-                var table = TextTable(headers: ["ID", "CREATED (UTC)", "LOCAL", "KIND", "SIZE", "STORED", "SCHEMA", "PINNED", "LABEL"]
+                output.say(databases.count == 1 ? "Snapshots of \(databases.first!) in \(store.path):\n" : "Snapshots in \(store.path):\n")
+                var table = TextTable(headers: ["ID", "CREATED (UTC)", "LOCAL", "KIND", "SIZE", "STORED", "SCHEMA", "CHECK", "PINNED", "LABEL"]
                                       + (databases.count > 1 ? ["DATABASE"] : []))
-                for manifest in snapshots {
+                for (manifest, identity) in zip(snapshots, identities) {
                     let date = manifest.createdDate
                     var row = [
-                        manifest.id, String(Timestamp.rfc3339(date).prefix(19)).replacingOccurrences(of: "T", with: " "),
-                        Timestamp.local(date), manifest.kind, ByteCount.format(manifest.dbBytes),
+                        manifest.id,
+                        String(Timestamp.rfc3339(date).prefix(19)).replacingOccurrences(of: "T", with: " ") + (manifest.isFutureDated(now: now) ? " (future)" : ""),
+                        Timestamp.local(date), manifest.kind.rawValue, ByteCount.format(manifest.dbBytes),
                         ByteCount.format(manifest.compressedBytes), manifest.schemaVersion.map(String.init) ?? "-",
+                        Words.check(manifest.check),
                         manifest.pinned ? "yes" + (manifest.pinNote.map { " (\($0))" } ?? "") : "",
                         manifest.label ?? "",
                     ]
-                    if databases.count > 1 { row.append(manifest.database) }
-                    table.rows.append(row)
+                    if databases.count > 1 { row.append(identity) }
+                    table.append(row)
                 }
                 output.say(table.render())
+                let moved = zip(snapshots, identities).filter { $0.database != $1 }
+                if !moved.isEmpty {
+                    output.say("\n\(raw: String(moved.count)) of them were taken at \(Set(moved.map(\.0.database)).sorted().joined(separator: ", ")) before the database moved (adopted).")
+                }
+                let future = snapshots.filter { $0.isFutureDated(now: now) }
+                if !future.isEmpty {
+                    output.warn("\(raw: String(future.count)) snapshot\(raw: future.count == 1 ? " is" : "s are") dated in the future (\(future.map(\.id).joined(separator: ", "))): the clock of the machine that took \(raw: future.count == 1 ? "it" : "them") was wrong; --latest and rollback go by the order snapshots were taken, not by their dates")
+                }
+                let failed = snapshots.filter { $0.check?.failed == true }
+                if !failed.isEmpty {
+                    output.warn("\(raw: String(failed.count)) snapshot\(raw: failed.count == 1 ? " was" : "s were") taken of a database that failed its check (CHECK FAILED): \(failed.map(\.id).joined(separator: ", "))")
+                }
             }
             for problem in problems {
                 output.note("not listed: \(problem.file): \(problem.reason)")
             }
-        }
-    }
-
-    struct ShowCommand: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "show",
-            abstract: "Show one snapshot's manifest.",
-            discussion: ExitStatus.helpTable)
-
-        @OptionGroup var target: TargetOptions
-        @OptionGroup var outputOptions: OutputOptions
-
-        @Argument(help: ArgumentHelp("The snapshot id (or a unique prefix of at least 8 characters).", valueName: "id"))
-        var id: String
-
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: false)
-            let store = try target.openStore(resolved, create: false)
-            let manifest = try store.snapshot(id: id)
-            if output.json { output.emitJSON(JSON.object(manifest)); return }
-            guard let object = JSON.object(manifest) as? [String: Any] else { return }
-            let width = object.keys.map(\.count).max() ?? 0
-            for key in object.keys.sorted() {
-                let value = object[key]
-                let text: String
-                switch value {
-                case is NSNull, nil: text = "-"
-                case let list as [Any]: text = list.map { "\($0)" }.joined(separator: ", ")
-                default: text = "\(value!)"
-                }
-                output.say(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text)
-            }
-            output.say("data file".padding(toLength: width, withPad: " ", startingAt: 0) + "  " + store.dataPath(manifest))
         }
     }
 }

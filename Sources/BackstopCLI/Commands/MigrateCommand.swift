@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct MigrateCommand: ParsableCommand {
+    struct MigrateCommand: BackstopCommand {
         static let configuration = CommandConfiguration(
             commandName: "migrate",
             abstract: "Apply pending migrations, after a pre-migration snapshot, in one transaction.",
@@ -12,7 +12,8 @@ extension Backstop {
             'pre-migration' snapshot (undo the run with 'backstop rollback'); then applies every migration's
             preconditions, SQL, postconditions and history row in one transaction, with foreign keys
             unenforced during the run and PRAGMA foreign_key_check required empty before commit. If
-            anything fails, nothing of the run is applied.
+            anything fails, nothing of the run is applied. An application holding a write transaction makes
+            migrate wait (--lock-wait) and then exit 5, with nothing changed.
 
             --dry-run rehearses the run on a private copy (the live database is untouched) and adds row
             counts per table before and after.
@@ -39,7 +40,7 @@ extension Backstop {
         @Option(help: ArgumentHelp("Compression level of the pre-migration snapshot, 1 to 12. Default: \(Snapshotter.defaultLevel).", valueName: "n"))
         var level: Int = Snapshotter.defaultLevel
 
-        @Flag(help: "Run even though an applied migration's file changed since.")
+        @Flag(help: "Run even though an applied migration's file changed since (or accept the edit with 'backstop repair').")
         var allowChanged = false
         @Flag(help: "Run even though an applied migration's file is gone.")
         var allowMissing = false
@@ -49,13 +50,14 @@ extension Backstop {
         var allowOutOfOrder = false
 
         func validate() throws {
-            guard (1...12).contains(level) else { throw ValidationError("'--level' must be between 1 and 12") }
+            try LevelValidation.check(level)
             if dryRun && noSnapshot { throw ValidationError("'--no-snapshot' has no meaning with '--dry-run' (a rehearsal changes nothing)") }
         }
 
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve(migrations: migrations.dir)
+        func run(_ session: Session) throws {
+            let output = session.output
+            session.ignoringGuard(guardOptions.ignoreGuard)
+            let resolved = try target.resolve(session, migrations: migrations.dir)
             let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
             var options = Migrator.Options()
             options.target = to
@@ -64,12 +66,13 @@ extension Backstop {
             options.ignoreGuard = guardOptions.ignoreGuard
             options.lockWait = lock.lockWait
             options.level = level
+            options.notify = output.notifier
             if allowChanged { options.allowed.insert(.changed) }
             if allowMissing { options.allowed.insert(.missing) }
             if allowDuplicateVersions { options.allowed.insert(.duplicateVersion) }
             if allowOutOfOrder { options.allowed.insert(.outOfOrder) }
             options.confirm = { plan in
-                output.say(MigrationOutput.planText(plan))
+                output.say(MigrationWords.plan(plan))
                 if dryRun { return }
                 if noSnapshot {
                     output.warn("--no-snapshot: no pre-migration snapshot will be taken. If this run leaves the data wrong, 'backstop rollback' cannot undo it; only an older snapshot or down migrations can.")
@@ -79,44 +82,40 @@ extension Backstop {
             }
             let bar = output.progress("migrate")
             options.snapshotProgress = bar?.handler
+            let showsEvents = !output.quiet && !output.json && Output.stderrIsTerminal && !Output.noColor && !Output.dumbTerminal
             options.events = { event in
-                guard !output.quiet, Output.stderrIsTerminal, !Output.noColor else { return }
+                guard showsEvents else { return }
                 switch event {
-                case .snapshotting: break
+                case .snapshotting, .applied: break
                 case .applying(let file, let index, let count):
                     bar?.finish()
-                    FileHandle.standardError.write(Data("\r\(dryRun ? "rehearsing" : "applying") \(file.displayName) (\(index + 1)/\(count))\u{1B}[K".utf8))
-                case .applied: break
+                    FileHandle.standardError.write(Data(Line("\r\(raw: dryRun ? "rehearsing" : "applying") \(file.displayName) (\(raw: String(index + 1))/\(raw: String(count)))\u{1B}[K").text.utf8))
                 case .checkingForeignKeys:
                     FileHandle.standardError.write(Data("\rchecking foreign keys\u{1B}[K".utf8))
                 }
             }
-            let report: MigrationReport
-            do {
-                report = try migrator.migrate(options)
-            } catch {
-                if Output.stderrIsTerminal && !output.quiet { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                throw error
+            defer {
+                bar?.finish()
+                if showsEvents { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             }
-            if Output.stderrIsTerminal && !output.quiet { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            bar?.finish()
-            if output.json { output.emitJSON(MigrationOutput.reportJSON(report)); return }
+            let report = try migrator.migrate(options)
+            if output.json { output.emit(MigrateJSON(command: "migrate", report)); return }
             if report.plan.migrations.isEmpty {
-                output.say("Nothing to migrate: the database is at version \(MigrationOutput.version(report.plan.fromVersion)).")
+                output.say("Nothing to migrate: the database is at version \(MigrationWords.version(report.plan.fromVersion)).")
                 return
             }
             if report.dryRun {
                 output.say("\nRehearsal on a private copy (the live database was not touched): every check passed.")
-                output.say(MigrationOutput.stepsTable(report.steps))
+                output.say(MigrationWords.steps(report.steps))
                 output.say("\nRows per table, before and after:")
-                output.say(MigrationOutput.countsTable(report.tableCounts))
+                output.say(MigrationWords.counts(report.tableCounts))
                 return
             }
             if let snapshot = report.snapshot {
-                output.say("Pre-migration snapshot \(snapshot.id) taken; undo this run with: backstop rollback")
+                output.say("Pre-migration snapshot \(snapshot.id) taken; undo this run with: \(raw: session.context.command("rollback", confirmation.yes ? ["--yes"] : [], migrations: true))")
             }
-            output.say(MigrationOutput.stepsTable(report.steps))
-            output.say("The database is now at version \(MigrationOutput.version(report.plan.toVersion)) (\(report.durationMs) ms).")
+            output.say(MigrationWords.steps(report.steps))
+            output.say("The database is now at version \(MigrationWords.version(report.plan.toVersion)) (\(raw: String(report.durationMs)) ms).")
         }
     }
 }

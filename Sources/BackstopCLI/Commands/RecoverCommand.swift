@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct RecoverCommand: ParsableCommand {
+    struct RecoverCommand: BackstopCommand {
         static let configuration = CommandConfiguration(
             commandName: "recover",
             abstract: "Bring back rows a snapshot holds and the live database lost, without rolling everything back.",
@@ -51,16 +51,16 @@ extension Backstop {
 
         @OptionGroup var migrationsOptions: MigrationsOptions
 
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve(migrations: migrationsOptions.dir)
-            let store = try target.openStore(resolved, create: false)
+        func run(_ session: Session) throws {
+            let output = session.output
+            let resolved = try target.resolve(session, migrations: migrationsOptions.dir)
+            let store = try session.openStore(resolved, create: false)
             let manifest = try store.snapshot(id: snapshot)
             var request = RecoveryRequest(table: table, predicate: predicate)
             request.children = children
             request.repoint = repoint
             for assignment in assignments {
-                let (name, value) = try RecoveryRequest.parseSet(assignment)
+                let (name, value) = try RecoverCommand.parseSet(assignment)
                 request.sets[name] = value
             }
             if !dryRun && !confirmation.yes && !Output.stdinIsTerminal {
@@ -72,6 +72,7 @@ extension Backstop {
             options.allowOtherDatabase = otherDatabase
             options.dryRun = dryRun
             options.migrations = resolved.migrations
+            options.notify = output.notifier
             if !dryRun && !confirmation.yes {
                 options.confirm = { plan in
                     if !output.json { output.say(RecoverCommand.planText(plan, dryRun: true) + "\n") }
@@ -83,31 +84,44 @@ extension Backstop {
             options.progress = bar?.handler
             let report = try Recoverer.recover(manifest, store: store, database: resolved.database, request: request, options: options)
             bar?.finish()
-            emit(report, output: output)
-            if report.plan.matched == 0 {
-                throw ExitCode(ExitStatus.notFound.rawValue)
-            }
+            emit(report, session: session)
+            if report.plan.matched == 0 { throw ExitCode(ExitStatus.notFound.rawValue) }
         }
 
-        func emit(_ report: RecoveryReport, output: Output) {
+        /// Parses `column=value` or `table.column=value`; the value is an integer, a real, NULL, or text
+        /// (quotes around text are optional).
+        static func parseSet(_ text: String) throws -> (String, SQLiteValue) {
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw ValidationError("'--set \(text)': write COLUMN=VALUE or TABLE.COLUMN=VALUE")
+            }
+            let name = String(text[..<equals]).trimmingCharacters(in: .whitespaces)
+            let raw = String(text[text.index(after: equals)...])
+            let value: SQLiteValue
+            if raw.uppercased() == "NULL" { value = .null }
+            else if let integer = Int64(raw) { value = .integer(integer) }
+            else if let real = Double(raw), raw.contains("."), real.isFinite { value = .real(real) }
+            else if raw.count >= 2, raw.hasPrefix("'"), raw.hasSuffix("'") { value = .text(String(raw.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'")) }
+            else { value = .text(raw) }
+            return (name, value)
+        }
+
+        func emit(_ report: RecoveryReport, session: Session) {
+            let output = session.output
             let plan = report.plan
             if output.json {
-                output.emitJSON([
-                    "snapshot": plan.snapshot.id, "database": plan.database, "dry_run": report.dryRun,
-                    "matched": plan.matched,
-                    "tables": plan.rowsPerTable.map { ["table": $0.table, "rows": $0.count] },
-                    "rows": plan.rows.map { row in
-                        ["table": row.table, "key": row.key.map(\.jsonObject), "reason": RecoverCommand.reasonText(row.reason),
-                         "values": Dictionary(uniqueKeysWithValues: zip(row.columns, row.values.map(\.jsonObject)))] as [String: Any]
+                output.emit(RecoverJSON(
+                    snapshot: plan.snapshot.id, database: plan.database, dryRun: report.dryRun, matched: plan.matched,
+                    alreadyPresent: plan.alreadyPresent, tables: plan.rowsPerTable.map { .init(table: $0.table, rows: $0.count) },
+                    rows: plan.rows.map { row in
+                        .init(table: row.table, key: row.key.map(JSONValue.init), reason: RecoverCommand.reasonText(row.reason),
+                              values: Dictionary(zip(row.columns, row.values.map(JSONValue.init)), uniquingKeysWith: { first, _ in first }))
                     },
-                    "repointed": plan.repoints.map { ["table": $0.table, "key": $0.key.map(\.jsonObject), "columns": $0.columns,
-                                                      "from": $0.from.map(\.jsonObject), "to": $0.to.map(\.jsonObject)] as [String: Any] },
-                    "already_present": plan.alreadyPresent, "defaulted_columns": plan.defaulted,
-                    "pre_recover": report.preRecover.map { JSON.object($0) } ?? NSNull(),
-                    "checks_run": report.checksRun,
-                    "check_failures": report.checkFailures.map { ["migration": $0.check.name, "line": $0.check.statement.line,
-                                                                 "statement": $0.check.statement.sql, "rows": $0.rows.jsonObject] as [String: Any] },
-                ] as [String: Any])
+                    repointed: plan.repoints.map { .init(table: $0.table, key: $0.key.map(JSONValue.init), columns: $0.columns,
+                                                         from: $0.from.map(JSONValue.init), to: $0.to.map(JSONValue.init)) },
+                    defaultedColumns: plan.defaulted, preRecover: report.preRecover.map { SnapshotJSON($0) },
+                    checksRun: report.checksRun,
+                    checkFailures: report.checkFailures.map { .init(migration: $0.check.name, line: $0.check.statement.line,
+                                                                   statement: $0.check.statement.sql, rows: RowsJSON($0.rows)) }))
                 return
             }
             if plan.matched == 0 {
@@ -115,21 +129,23 @@ extension Backstop {
                 return
             }
             if plan.isEmpty {
-                output.say("Nothing to recover: every row of \(plan.request.table) matching the condition (\(plan.alreadyPresent)) is present in the live database; nothing was changed.")
+                output.say("Nothing to recover: every row of \(plan.request.table) matching the condition (\(raw: String(plan.alreadyPresent))) is present in the live database; nothing was changed.")
                 return
             }
             output.say(RecoverCommand.planText(plan, dryRun: report.dryRun))
             if report.dryRun { output.say("Dry run: the rows were inserted in a transaction that was rolled back; nothing was changed.") }
             if let pre = report.preRecover {
-                output.say("Pre-recover snapshot \(pre.id) taken; undo with: backstop restore \(pre.id) --db \(plan.database)")
+                var context = session.context
+                context.database = plan.database
+                output.say("Pre-recover snapshot \(pre.id) taken; undo with: \(raw: context.command("restore", [pre.id], migrations: true))")
             }
             if report.checksRun > 0 {
                 if report.checkFailures.isEmpty {
-                    output.say("Postconditions: the \(report.checksRun) verify quer\(report.checksRun == 1 ? "y" : "ies") of the applied migrations return no rows\(report.dryRun ? " with these rows in place" : "").")
+                    output.say("Postconditions: the \(raw: String(report.checksRun)) verify quer\(raw: report.checksRun == 1 ? "y" : "ies") of the applied migrations return no rows\(raw: report.dryRun ? " with these rows in place" : "").")
                 } else {
                     output.say("Postconditions that fail with these rows in place:")
                     for failure in report.checkFailures {
-                        output.say("  \(failure.check.name) line \(failure.check.statement.line): \(oneLine(failure.check.statement.sql))\n" + failure.rows.describe())
+                        output.say("  \(failure.check.name) line \(String(failure.check.statement.line)): \(oneLine(failure.check.statement.sql))\n\(lines: failure.rows.describe())")
                     }
                 }
             }
@@ -143,7 +159,7 @@ extension Backstop {
             }
         }
 
-        static func planText(_ plan: RecoveryPlan, dryRun: Bool) -> String {
+        static func planText(_ plan: RecoveryPlan, dryRun: Bool) -> Line {
             var lines = ["\(dryRun ? "Plan: recover" : "Recovered") from snapshot \(plan.snapshot.id) into \(plan.database):"]
             for (table, count) in plan.rowsPerTable { lines.append("  \(table): \(count) row\(count == 1 ? "" : "s")") }
             for row in plan.rows { lines.append("    + \(row.label)  \(reasonText(row.reason))") }
@@ -157,7 +173,7 @@ extension Backstop {
                 lines.append("  \(table): \(columns.joined(separator: ", ")) not in the snapshot; \(columns.count == 1 ? "takes its" : "take their") default")
             }
             if plan.alreadyPresent > 0 { lines.append("  \(plan.alreadyPresent) matching row\(plan.alreadyPresent == 1 ? " is" : "s are") present live and left alone") }
-            return lines.joined(separator: "\n")
+            return Line(raw: lines.map(TerminalText.escape).joined(separator: "\n"))
         }
     }
 }

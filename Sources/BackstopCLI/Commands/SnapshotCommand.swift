@@ -1,15 +1,20 @@
 import ArgumentParser
 import BackstopKit
+import Foundation
 
 extension Backstop {
-    struct SnapshotCommand: ParsableCommand {
+    struct SnapshotCommand: BackstopCommand {
         static let configuration = CommandConfiguration(
             commandName: "snapshot",
             abstract: "Take a consistent snapshot of the live database.",
             discussion: """
-            Copies the database through SQLite's online backup API while other processes keep reading and
-            writing it, compresses it as gzip on all cores, and checksums it with SHA-256. Prints the new
-            snapshot's id (or its manifest with --json).
+            Reads the database through SQLite's online backup API while other processes keep reading and
+            writing it, compresses it as gzip on all cores as it reads (the store needs room for the
+            compressed file only), checksums both sides with SHA-256, and runs PRAGMA quick_check on the
+            same state. Prints the new snapshot's id (or, with --json, the snapshot).
+
+            A database that fails quick_check is still snapshotted (it may be the best copy there is), with
+            a warning; restoring that snapshot later needs --allow-failed-check.
 
             \(ExitStatus.helpTable)
             """)
@@ -17,6 +22,7 @@ extension Backstop {
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var lock: LockOptions
+        @OptionGroup var allOptions: AllOptions
 
         @Option(help: ArgumentHelp("A label to remember the snapshot by. Default: none.", valueName: "text"))
         var label: String?
@@ -24,36 +30,57 @@ extension Backstop {
         @Option(help: ArgumentHelp("Compression level, 1 (fastest) to 12 (smallest). Default: \(Snapshotter.defaultLevel).", valueName: "n"))
         var level: Int = Snapshotter.defaultLevel
 
-        @Flag(help: "Store nothing (and exit 0) when the database has not changed since its newest snapshot.")
+        @Flag(help: "Store nothing (and exit 0) when the database has not changed since its newest intact snapshot.")
         var ifChanged = false
 
         func validate() throws {
-            guard (1...12).contains(level) else { throw ValidationError("'--level' must be between 1 and 12") }
+            try LevelValidation.check(level)
+            if let label, label.utf8.count > 1000 { throw ValidationError("'--label' must be at most 1000 bytes") }
         }
 
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve()
+        func run(_ session: Session) throws {
+            if allOptions.all {
+                try forEachDatabase(try target.resolveAll(), session) { target, one in try snapshot(target, one) }
+            } else {
+                try snapshot(try target.resolve(session), session)
+            }
+        }
+
+        func snapshot(_ resolved: Target, _ session: Session) throws {
+            let output = session.output
             try Database.checkIsSQLiteFile(resolved.database)
-            let store = try target.openStore(resolved, create: true)
-            var options = SnapshotOptions(kind: "manual", label: label)
+            let store = try session.openStore(resolved, create: true)
+            var options = SnapshotOptions(kind: .manual, label: label)
             options.level = level
             options.ifChanged = ifChanged
             options.lockWait = lock.lockWait
+            options.notify = output.notifier
             let bar = output.progress("snapshot")
             defer { bar?.finish() }
             let outcome = try Snapshotter.take(database: resolved.database, store: store, options: options, progress: bar?.handler)
             bar?.finish()
+            let manifest = outcome.manifest
+            if case .created = outcome, let check = manifest.check {
+                if check.failed {
+                    output.warn("\(resolved.database) fails PRAGMA \(check.method): \(check.problems.prefix(3).joined(separator: "; ")). Snapshot \(manifest.id) was kept (it may be the best copy there is); restoring it needs --allow-failed-check")
+                } else if check.ok == nil {
+                    output.warn("PRAGMA \(check.method) could not run on \(resolved.database): \(check.problems.first ?? "unknown reason")")
+                } else if !check.notChecked.isEmpty {
+                    output.note("note: PRAGMA \(check.method) could not check \(check.notChecked.joined(separator: "; "))")
+                }
+            }
+            if output.json {
+                let created: Bool
+                if case .created = outcome { created = true } else { created = false }
+                output.emit(SnapshotResultJSON(database: resolved.database, outcome: created ? "created" : "unchanged",
+                                               snapshot: SnapshotJSON(manifest)))
+                return
+            }
             switch outcome {
             case .created(let manifest):
-                if output.json { output.emitJSON(JSON.object(manifest)); return }
-                output.say(manifest.id)
-                output.note("snapshot of \(manifest.database): \(ByteCount.format(manifest.dbBytes)) stored as \(ByteCount.format(manifest.compressedBytes)) in \(manifest.durationMs) ms")
+                output.say("\(manifest.id)")
+                output.note("snapshot of \(manifest.database): \(raw: ByteCount.format(manifest.dbBytes)) stored as \(raw: ByteCount.format(manifest.compressedBytes)) in \(raw: String(manifest.durationMs)) ms")
             case .unchanged(let manifest):
-                if output.json {
-                    output.emitJSON(["unchanged": true, "snapshot": JSON.object(manifest)])
-                    return
-                }
                 output.note("unchanged since snapshot \(manifest.id) (\(manifest.createdAt)); nothing stored")
             }
         }

@@ -1,39 +1,66 @@
 import ArgumentParser
 import BackstopKit
+import Foundation
 
 extension Backstop {
-    struct VerifyCommand: ParsableCommand {
+    struct VerifyCommand: BackstopCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
             abstract: "Check snapshots against their checksums.",
             discussion: """
-            With no id, checks every snapshot in the store. Checks each stored file against its size and
-            SHA-256; with --deep also decompresses it, checks the image's SHA-256, and runs PRAGMA
-            integrity_check on it. Exits with status 4 if any snapshot fails, giving the reason for each.
+            Checks the snapshots of the database (or, given only --store, every snapshot in the store, or the
+            ids named): each stored file against its size and SHA-256. With --deep, also decompresses it as a
+            stream (checking the image's SHA-256 and size) and runs PRAGMA integrity_check on the snapshot read
+            in place: nothing is written anywhere, so read-only stores and full disks are fine.
+
+            Exit status 4 if any snapshot is damaged, giving the reason for each; 3 if there is no store, no
+            snapshot to verify, or a snapshot disappeared (pruned) while verify ran.
 
             \(ExitStatus.helpTable)
             """)
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions
+        @OptionGroup var allOptions: AllOptions
 
-        @Argument(help: ArgumentHelp("Snapshot ids. Default: every snapshot in the store.", valueName: "id"))
+        @Argument(help: ArgumentHelp("Snapshot ids. Default: every snapshot of the database (or of the store).", valueName: "id"))
         var ids: [String] = []
 
         @Flag(help: "Also decompress each snapshot, check the image's checksum and run PRAGMA integrity_check.")
         var deep = false
 
-        func run() throws {
-            let output = outputOptions.output
-            let resolved = try target.resolve(requireDatabase: false)
-            if ids.isEmpty && !FileSystem.isDirectory(resolved.store) {
-                if output.json { output.emitJSON(["deep": deep, "ok": true, "snapshots": [Any](), "unreadable": [Any]()] as [String: Any]) }
-                else { output.say("No snapshots to verify: there is no store at \(resolved.store) yet.") }
-                return
+        func validate() throws {
+            if allOptions.all && !ids.isEmpty { throw ValidationError("give snapshot ids or '--all', not both") }
+        }
+
+        func run(_ session: Session) throws {
+            if allOptions.all {
+                try forEachDatabase(try target.resolveAll(), session) { target, one in try verify(target, one) }
+            } else {
+                try verify(try target.resolve(session, requireDatabase: false), session)
             }
-            let store = try target.openStore(resolved, create: false)
+        }
+
+        func verify(_ resolved: Target, _ session: Session) throws {
+            let output = session.output
+            let database = resolved.database.isEmpty ? nil : resolved.database
+            guard FileSystem.isDirectory(resolved.store) else {
+                let message = "there is no snapshot store at \(FileSystem.absolute(resolved.store)): nothing was verified"
+                if output.json {
+                    output.emit(VerifyJSON(store: FileSystem.absolute(resolved.store), database: database, deep: deep, ok: false, snapshots: [], unreadable: []))
+                }
+                throw session.fail(BackstopError.snapshotNotFound(message, remedy: nil))
+            }
+            let store = try session.openStore(resolved, create: false)
             let scan = try store.scan()
-            let manifests = try ids.isEmpty ? scan.snapshots : ids.map { try store.snapshot(id: $0) }
+            let manifests: [Manifest]
+            if !ids.isEmpty {
+                manifests = try ids.map { try store.snapshot(id: $0) }
+            } else if let database {
+                manifests = try store.snapshots(ofDatabase: database)
+            } else {
+                manifests = scan.snapshots
+            }
             var results: [VerificationResult] = []
             for manifest in manifests {
                 let bar = output.progress("verify \(manifest.id)")
@@ -41,27 +68,42 @@ extension Backstop {
                 bar?.finish()
                 results.append(result)
                 if !output.json {
-                    if result.ok { output.say("ok      \(manifest.id)  \(deep ? "deep" : "checksum")") }
-                    else { print("FAILED  \(manifest.id)  \(result.problems.joined(separator: "; "))") }
+                    switch result.status {
+                    case .ok: output.say("ok      \(manifest.id)  \(raw: deep ? "deep" : "checksum")")
+                    case .failed: print(Line("FAILED  \(manifest.id)  \(result.problems.joined(separator: "; "))").text)
+                    case .gone: print(Line("GONE    \(manifest.id)  \(result.problems.joined(separator: "; "))").text)
+                    }
+                    for note in result.notes { output.note("        \(manifest.id): \(note)") }
+                    for item in result.notChecked { output.note("        \(manifest.id): not checked: \(item)") }
                 }
             }
             // Manifests that cannot be read are damage too (a complete manifest is written atomically).
             let unreadable = ids.isEmpty ? scan.problems.filter { $0.file.hasSuffix(".json") } : []
+            let failed = results.filter { $0.status == .failed }.count + unreadable.count
+            let gone = results.filter { $0.status == .gone }.count
+            let nothing = results.isEmpty && unreadable.isEmpty
             if output.json {
-                output.emitJSON([
-                    "deep": deep,
-                    "ok": results.allSatisfy(\.ok) && unreadable.isEmpty,
-                    "snapshots": results.map { ["id": $0.manifest.id, "ok": $0.ok, "problems": $0.problems] as [String: Any] },
-                    "unreadable": unreadable.map { ["file": $0.file, "reason": $0.reason] },
-                ] as [String: Any])
+                output.emit(VerifyJSON(
+                    store: store.path, database: database, deep: deep, ok: !nothing && failed == 0 && gone == 0,
+                    snapshots: results.map {
+                        .init(id: $0.manifest.id, status: "\($0.status)", problems: $0.problems, notChecked: $0.notChecked, notes: $0.notes)
+                    },
+                    unreadable: unreadable.map { FileProblemJSON(file: $0.file, reason: $0.reason) }))
             } else {
-                for problem in unreadable { print("FAILED  \(problem.file)  \(problem.reason)") }
-                if manifests.isEmpty && unreadable.isEmpty { output.say("No snapshots to verify in \(store.path).") }
+                for problem in unreadable { print(Line("FAILED  \(problem.file)  \(problem.reason)").text) }
             }
-            let failed = results.filter { !$0.ok }.count + unreadable.count
             if failed > 0 {
-                if !output.json { output.note("\(failed) of \(results.count + unreadable.count) failed verification") }
+                if !output.json { output.note("\(raw: String(failed)) of \(raw: String(results.count + unreadable.count)) failed verification") }
                 throw ExitCode(ExitStatus.verificationFailed.rawValue)
+            }
+            if nothing {
+                throw session.fail(BackstopError.snapshotNotFound(
+                    database.map { "there are no snapshots of \($0) in \(store.path): nothing was verified" }
+                        ?? "there are no snapshots in \(store.path): nothing was verified", remedy: nil))
+            }
+            if gone > 0 {
+                if !output.json { output.note("\(raw: String(gone)) snapshot\(raw: gone == 1 ? " was" : "s were") removed (pruned?) while verify ran") }
+                throw ExitCode(ExitStatus.notFound.rawValue)
             }
         }
     }

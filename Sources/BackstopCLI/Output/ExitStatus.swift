@@ -2,7 +2,7 @@ import ArgumentParser
 import BackstopKit
 
 /// Backstop's exit statuses: one table, also in the README and at the end of every command's help.
-public enum ExitStatus: Int32, CaseIterable {
+public enum ExitStatus: Int32, CaseIterable, Sendable {
     case success = 0
     case failure = 1
     case usage = 2
@@ -18,9 +18,9 @@ public enum ExitStatus: Int32, CaseIterable {
         case .success: return "success"
         case .failure: return "any other failure"
         case .usage: return "usage error (bad flag, time, configuration or policy file)"
-        case .notFound: return "snapshot (or store) not found"
+        case .notFound: return "snapshot, store or matching rows not found"
         case .verificationFailed: return "verification failed: a corrupt or truncated snapshot"
-        case .locked: return "the store or database is locked by another run (after --lock-wait)"
+        case .locked: return "locked by another run or connection (after --lock-wait)"
         case .refused: return "refused for safety (would overwrite, needs --yes); nothing changed"
         case .checkFailed: return "refused by a check (guard, drift) before starting; nothing changed"
         case .migrationFailed: return "a migration failed; the whole run was rolled back"
@@ -40,10 +40,28 @@ public enum ExitStatus: Int32, CaseIterable {
         }
     }
 
+    /// How bad a status is, for `--all`, which exits with the worst of its databases': damaged snapshots
+    /// first, then failed migrations, other failures, locks, checks, refusals, missing things, usage.
+    var severity: Int {
+        switch self {
+        case .success: return 0
+        case .usage: return 1
+        case .notFound: return 2
+        case .refused: return 3
+        case .checkFailed: return 4
+        case .locked: return 5
+        case .failure: return 6
+        case .migrationFailed: return 7
+        case .verificationFailed: return 8
+        }
+    }
+
+    static func worst(_ statuses: [ExitStatus]) -> ExitStatus {
+        statuses.max { $0.severity < $1.severity } ?? .success
+    }
+
     /// The table, for help texts.
     public static var helpTable: String {
         "EXIT STATUS\n" + allCases.map { "  \($0.rawValue)  \($0.meaning)" }.joined(separator: "\n")
     }
-
-    var exitCode: ExitCode { ExitCode(rawValue) }
 }

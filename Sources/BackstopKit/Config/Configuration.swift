@@ -114,43 +114,62 @@ public struct Target: Sendable, Equatable {
         }
     }
 
-    /// Resolves the target. Throws a usage error naming what is missing.
+    /// Resolves the target, each setting from the most explicit place that gives it: flags (`db`, `store`
+    /// ...), then the configuration's entry chosen by name (which inherits the file's top-level keys), then
+    /// the environment (`BACKSTOP_DB`, `BACKSTOP_STORE`), then the file's top-level keys (or its only named
+    /// database). A store configured in the file is used only for the file's database. Throws a usage error
+    /// naming what is missing.
     public static func resolve(_ overrides: Overrides, configuration: Configuration,
                                environment: [String: String] = ProcessInfo.processInfo.environment,
                                requireDatabase: Bool = true) throws -> Target {
-        var entry: Configuration.Entry = configuration.defaults
+        var named: Configuration.Entry?
         if let name = overrides.databaseName {
-            guard let named = configuration.databases[name] else {
-                let known = configuration.databases.keys.sorted()
-                throw BackstopError.invalidInput(configuration.file == nil
-                    ? "--database \(name) needs a backstop.toml naming it in a [databases.\(name)] table"
-                    : "no database named '\(name)' in \(configuration.file!)" + (known.isEmpty ? "" : "; it names \(known.joined(separator: ", "))"))
+            guard let entry = configuration.databases[name] else {
+                throw BackstopError.unknownDatabaseName(name, configuration: configuration.file, known: configuration.databases.keys.sorted())
             }
-            entry = Configuration.Entry.merge(named, over: entry)
-        } else if entry.db == nil, configuration.databases.count == 1, let only = configuration.databases.first {
-            entry = Configuration.Entry.merge(only.value, over: entry)
+            named = Configuration.Entry.merge(entry, over: configuration.defaults)
+        }
+        var file = configuration.defaults
+        if named == nil, file.db == nil, configuration.databases.count == 1, let only = configuration.databases.first {
+            file = Configuration.Entry.merge(only.value, over: file)
         }
         let env = { (key: String) -> String? in environment[key].flatMap { $0.isEmpty ? nil : FileSystem.absolute($0) } }
-        let database = overrides.db.map { FileSystem.absolute($0) } ?? env("BACKSTOP_DB") ?? entry.db
+        let flagDB = overrides.db.map { FileSystem.absolute($0) }
+        let database = flagDB ?? named?.db ?? env("BACKSTOP_DB") ?? file.db
+        let fileGaveDatabase = flagDB == nil && named?.db == nil && env("BACKSTOP_DB") == nil && file.db != nil
+        let configuredStore = overrides.store.map { FileSystem.absolute($0) } ?? (flagDB == nil ? named?.store : nil)
+            ?? env("BACKSTOP_STORE") ?? (fileGaveDatabase ? file.store : nil)
+        let migrations = overrides.migrations.map { FileSystem.absolute($0) } ?? named?.migrations ?? file.migrations ?? FileSystem.absolute("migrations")
+        let policy = overrides.policy.map { FileSystem.absolute($0) } ?? named?.policy ?? file.policy
         guard let database else {
             if !requireDatabase {
-                return Target(name: overrides.databaseName, database: "", store: overrides.store.map { FileSystem.absolute($0) } ?? env("BACKSTOP_STORE") ?? entry.store ?? "",
-                              migrations: overrides.migrations.map { FileSystem.absolute($0) } ?? entry.migrations ?? FileSystem.absolute("migrations"),
-                              policy: overrides.policy.map { FileSystem.absolute($0) } ?? entry.policy)
+                return Target(name: overrides.databaseName, database: "", store: configuredStore ?? file.store ?? "",
+                              migrations: migrations, policy: policy)
             }
-            var message = "which database? Give --db PATH, set BACKSTOP_DB, or set db in backstop.toml"
-            if !configuration.databases.isEmpty {
-                message += " (or choose one with --database: \(configuration.databases.keys.sorted().joined(separator: ", ")))"
-            }
-            throw BackstopError.invalidInput(message)
+            throw BackstopError.noDatabase(configured: configuration.databases.keys.sorted())
         }
-        // The default store follows the database, unless one was configured for this same entry.
-        let storeFromConfig = (overrides.db == nil && env("BACKSTOP_DB") == nil) ? entry.store : nil
-        let store = overrides.store.map { FileSystem.absolute($0) } ?? env("BACKSTOP_STORE") ?? storeFromConfig
-            ?? SnapshotStore.defaultPath(forDatabase: database)
-        let migrations = overrides.migrations.map { FileSystem.absolute($0) } ?? entry.migrations ?? FileSystem.absolute("migrations")
-        let policy = overrides.policy.map { FileSystem.absolute($0) } ?? entry.policy
-        return Target(name: overrides.databaseName, database: database, store: store, migrations: migrations, policy: policy)
+        return Target(name: overrides.databaseName, database: database,
+                      store: configuredStore ?? SnapshotStore.defaultPath(forDatabase: database), migrations: migrations, policy: policy)
+    }
+
+    /// Every database the configuration names (the top-level one first, then each named one, by name),
+    /// resolved as if chosen one by one; flags other than the database's own still apply.
+    public static func all(_ overrides: Overrides, configuration: Configuration,
+                           environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [Target] {
+        var targets: [Target] = []
+        if configuration.defaults.db != nil {
+            var top = overrides
+            top.databaseName = nil
+            targets.append(try resolve(top, configuration: Configuration(file: configuration.file, defaults: configuration.defaults),
+                                       environment: [:]))
+        }
+        for name in configuration.databases.keys.sorted() {
+            var one = overrides
+            one.databaseName = name
+            targets.append(try resolve(one, configuration: configuration, environment: [:]))
+        }
+        guard !targets.isEmpty else { throw BackstopError.noDatabase(configured: []) }
+        return targets
     }
 }
 

@@ -40,8 +40,8 @@ public struct TOMLDocument: Sendable {
     public func table(_ name: String) -> Table? { tables.first { $0.name == name } }
 
     public static func load(path: String) throws -> TOMLDocument {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw BackstopError.invalidInput("cannot read \(path): \(FileSystem.exists(path) ? "permission denied" : "no such file")")
+        guard let data = try? FileSystem.readSmallFile(path, limit: 1 << 20) else {
+            throw BackstopError.invalidInput("cannot read \(path): \(FileSystem.exists(path) ? "not a readable regular file" : "no such file")")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw BackstopError.invalidInput("\(path): not UTF-8 text")
@@ -49,10 +49,18 @@ public struct TOMLDocument: Sendable {
         return try parse(text, file: path)
     }
 
+    /// The file's text with a UTF-8 byte order mark dropped and CRLF (or CR) line endings made LF: a file
+    /// saved on Windows reads like any other.
+    static func normalized(_ text: String) -> String {
+        var text = text
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        return text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+    }
+
     public static func parse(_ text: String, file: String) throws -> TOMLDocument {
         var document = TOMLDocument(file: file, tables: [Table(name: "", line: 0, entries: [])])
         var current = 0
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in normalized(text).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
             var parser = LineParser(chars: Array(String(rawLine).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))),
                                     file: file, line: lineNumber)

@@ -68,7 +68,7 @@ public enum Guard {
         for violation in violations {
             message += "\n  line \(violation.statement.line): \(oneLine(violation.statement.sql))\n" + violation.rows.describe()
         }
-        throw BackstopError.checkFailed(message, hint: "wait until these rows are gone (for example, stop the running sessions), or add --ignore-guard")
+        throw BackstopError.checkFailed(message, remedy: .waitForGuard)
     }
 }
 

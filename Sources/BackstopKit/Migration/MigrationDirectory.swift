@@ -24,16 +24,8 @@ public struct MigrationProblem: Equatable, Sendable {
     public var file: String?
     public var message: String
 
-    /// The flag that lets `migrate` run despite this problem, if there is one.
-    public var overrideFlag: String? {
-        switch kind {
-        case .changed: return "--allow-changed"
-        case .missing: return "--allow-missing"
-        case .duplicateVersion: return "--allow-duplicate-versions"
-        case .outOfOrder: return "--allow-out-of-order"
-        case .invalid: return nil
-        }
-    }
+    /// True when a run may be allowed to proceed despite this problem (not for a file that cannot be used).
+    public var canBeOverridden: Bool { kind != .invalid }
 }
 
 /// A folder of `NNNN_name.sql` migrations and an optional `guard.sql`.
@@ -52,7 +44,7 @@ public struct MigrationDirectory: Sendable {
     public static func load(path: String) throws -> MigrationDirectory {
         let absolute = FileSystem.absolute(path)
         guard FileSystem.isDirectory(absolute) else {
-            throw BackstopError.invalidInput("there is no migrations folder at \(absolute); give --dir, or set migrations in backstop.toml")
+            throw BackstopError.noMigrationsFolder(absolute)
         }
         var files: [MigrationFile] = []
         var problems: [MigrationProblem] = []
@@ -60,8 +52,11 @@ public struct MigrationDirectory: Sendable {
         for name in try FileSystem.listDirectory(absolute).sorted() where name.hasSuffix(".sql") && !name.hasPrefix(".") {
             let full = (absolute as NSString).appendingPathComponent(name)
             if name == guardFileName {
-                let text = MigrationFile.normalizedText(FileManager.default.contents(atPath: full) ?? Data())
-                guardQueries = SQLScript.split(text)
+                do {
+                    guardQueries = try MigrationDirectory.readGuard(full)
+                } catch {
+                    problems.append(MigrationProblem(kind: .invalid, version: nil, file: name, message: "\(error)"))
+                }
                 continue
             }
             guard MigrationFile.parseName(name) != nil else {
@@ -87,9 +82,15 @@ public struct MigrationDirectory: Sendable {
     }
 
     /// The guard queries of the folder at `path`, or none when it has no guard.sql (or does not exist).
-    public static func guardQueries(at path: String) -> [SQLStatement] {
+    public static func guardQueries(at path: String) throws -> [SQLStatement] {
         let file = (FileSystem.absolute(path) as NSString).appendingPathComponent(guardFileName)
-        guard let data = FileManager.default.contents(atPath: file) else { return [] }
+        guard FileSystem.exists(file) else { return [] }
+        return try readGuard(file)
+    }
+
+    static func readGuard(_ file: String) throws -> [SQLStatement] {
+        let data = try FileSystem.readSmallFile(file, limit: 16 << 20)
+        try MigrationFile.refuseNUL(data, path: file)
         return SQLScript.split(MigrationFile.normalizedText(data))
     }
 
@@ -131,11 +132,21 @@ public struct MigrationDirectory: Sendable {
         -- SELECT family_slug FROM profiles GROUP BY family_slug HAVING count(*) > 1;
 
         -- backstop:down
-        -- Optional reverse SQL for 'backstop down' (restore is the primary way back).
+        -- Optional reverse SQL, for going down without a restore (restore is the primary way back).
 
         """
-        guard !FileSystem.exists(full) else { throw BackstopError.refused("\(full) already exists; nothing was changed", hint: "") }
+        guard !FileSystem.exists(full) else { throw BackstopError.alreadyExists(path: full) }
         try FileSystem.writeAtomically(Data(template.utf8), to: full, mode: 0o644, replace: false)
         return full
     }
+}
+
+/// A run refused because of problems with the folder or the history. Nothing was changed.
+public struct MigrationProblemsError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    public var problems: [MigrationProblem]
+
+    public var description: String {
+        "migrations cannot run while these problems stand; nothing was changed:" + problems.map { "\n  - \($0.message)" }.joined()
+    }
+    public var errorDescription: String? { description }
 }

@@ -45,10 +45,7 @@ public struct MigrationFailure: Error, CustomStringConvertible, Sendable {
         return text
     }
 
-    public var hint: String {
-        rehearsal ? "fix the migration and rehearse again with --dry-run"
-            : "fix the migration (rehearse with 'backstop migrate --dry-run'), then run migrate again"
-    }
+    public var remedy: Remedy { .fixMigration(rehearsal: rehearsal) }
 
     public var jsonObject: [String: Any] {
         var object: [String: Any] = ["phase": phase.rawValue, "message": message, "rehearsal": rehearsal]

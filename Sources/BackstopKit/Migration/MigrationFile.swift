@@ -25,7 +25,8 @@ public struct MigrationFile: Equatable, Sendable {
     public var verify: [SQLStatement]
     public var down: [SQLStatement]?
 
-    public var hasDown: Bool { down != nil }
+    /// True when the file has down SQL (a section of only comments undoes nothing: it is no down).
+    public var hasDown: Bool { !(down ?? []).isEmpty }
     public var displayName: String { (fileName as NSString).deletingPathExtension }
 
     /// `0028_populate_provider_configs.sql` -> (28, "populate_provider_configs"), or nil for other names.
@@ -41,9 +42,21 @@ public struct MigrationFile: Equatable, Sendable {
         return (version, String(rest))
     }
 
-    /// Normalizes line endings, so that a CRLF checkout checksums the same as an LF one.
+    /// The file's text with line endings normalized (a CRLF checkout checksums the same as an LF one) and
+    /// a UTF-8 byte order mark dropped (it would hide the first `-- backstop:` marker).
     public static func normalizedText(_ data: Data) -> String {
-        String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        var bytes = data
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        return String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+    }
+
+    /// Refuses text SQLite would read differently from a person: a NUL byte ends a statement for SQLite
+    /// (`DELETE FROM t<NUL> WHERE ...` runs as `DELETE FROM t`).
+    static func refuseNUL(_ data: Data, path: String) throws {
+        if let index = data.firstIndex(of: 0) {
+            let line = data[data.startIndex..<index].filter { $0 == UInt8(ascii: "\n") }.count + 1
+            throw BackstopError.invalidInput("\(path):\(line): the file holds a NUL byte (byte \(index - data.startIndex)), which would cut the SQL short; remove it")
+        }
     }
 
     public static func load(path: String) throws -> MigrationFile {
@@ -51,9 +64,10 @@ public struct MigrationFile: Equatable, Sendable {
         guard let (version, name) = parseName(fileName) else {
             throw BackstopError.invalidInput("\(path): a migration's name must be NNNN_name.sql")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try? FileSystem.readSmallFile(path, limit: 64 << 20) else {
             throw BackstopError.invalidInput("cannot read \(path)")
         }
+        try refuseNUL(data, path: path)
         let text = normalizedText(data)
         let checksum = SHA256Hasher.hex(of: Data(text.utf8))
         var chunks: [Section: [SQLStatement]] = [:]

@@ -1,35 +1,46 @@
 import BackstopCore
-import BackstopCodec
 import BackstopSQLite
 import BackstopStore
 import Foundation
 
 extension Migrator {
     /// Adopts a database that other tools already brought to `version`: records every migration file
-    /// up to it (and `version` itself) as applied, without running anything. One transaction.
+    /// up to it (and `version` itself) as applied, without running anything. One transaction. Refuses
+    /// when a file at or below `version` cannot be used: once fixed, it would run on a database that
+    /// already has it.
     @discardableResult
-    public func baseline(version: Int64, lockWait: TimeInterval = 30) throws -> [AppliedMigration] {
-        let lock = try DatabaseLock.acquire(database, wait: lockWait)
+    public func baseline(version: Int64, lockWait: TimeInterval = 30, notify: Notifier = { _ in }) throws -> [AppliedMigration] {
+        let lock = try DatabaseLock.acquire(database, wait: lockWait, notify: notify)
         defer { lock.release() }
-        let db = try Database(path: database, mode: .readWrite, busyTimeout: lockWait)
+        let unusable = directory.problems.filter { $0.kind == .invalid && ($0.version.map { $0 <= version } ?? true) }
+        if !unusable.isEmpty {
+            throw BackstopError.refused(
+                "cannot adopt version \(version): these files at or below it cannot be used, and once fixed they would run on a database that already has them; nothing was changed:"
+                    + unusable.map { "\n  - \($0.message)" }.joined(),
+                remedy: .migrationStatus)
+        }
+        let db = try openForChange(lockWait: lockWait)
         let history = try MigrationHistory.read(db)
         if let current = history.map(\.version).max() {
             throw BackstopError.refused("the database already has a migration history (at version \(current)); baseline is for adopting a database that has none",
-                                        hint: "see 'backstop status'")
+                                        remedy: .migrationStatus)
         }
         let now = Timestamp.rfc3339(Date())
         var entries = directory.files.filter { $0.version <= version }.map {
             AppliedMigration(version: $0.version, name: $0.name, checksum: $0.checksum, appliedAt: now, durationMs: 0,
-                             rowsChanged: 0, snapshotID: nil, kind: "baseline")
+                             rowsChanged: 0, snapshotID: nil, kind: .baseline)
         }
         if !entries.contains(where: { $0.version == version }) {
             entries.append(AppliedMigration(version: version, name: "baseline", checksum: "", appliedAt: now, durationMs: 0,
-                                            rowsChanged: 0, snapshotID: nil, kind: "baseline"))
+                                            rowsChanged: 0, snapshotID: nil, kind: .baseline))
         }
-        try db.inTransaction {
+        try db.inWriteTransaction {
             try MigrationHistory.ensureTable(db)
+            let run = try MigrationHistory.nextRun(db)
+            for index in entries.indices { entries[index].run = run }
             for entry in entries { try MigrationHistory.record(db, entry) }
         }
+        try? openStore().record(JournalEntry(action: .baseline, database: database, details: "adopted at version \(version)"))
         return entries
     }
 }

@@ -1,50 +1,57 @@
 import BackstopCore
-import BackstopCodec
 import BackstopSQLite
 import BackstopStore
 import Foundation
 
 extension Migrator {
     /// Runs the `down` sections of every applied migration above `version`, newest first, in one
-    /// transaction, after a `pre-down` snapshot. Refuses if any of them lacks a `down` section.
+    /// transaction, after a `pre-down` snapshot. Refuses if any of them has no down SQL (no section, or one
+    /// that holds only comments: that would undo nothing and still drop the history row).
     @discardableResult
     public func down(to version: Int64, options: Options = Options()) throws -> MigrationReport {
-        let started = Date()
-        let lock = try DatabaseLock.acquire(database, wait: options.lockWait)
+        let lock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { lock.release() }
-        let reader = try Database(path: database, mode: .readOnly, busyTimeout: options.lockWait)
+        let reader = try Database.openForReading(database, busyTimeout: options.lockWait)
         if !options.ignoreGuard { try Guard.enforce(directory.guardQueries, on: reader, action: "down migration") }
         let history = try MigrationHistory.read(reader)
         let toUndo = history.filter { $0.version > version }.sorted { ($0.version, $0.name) > ($1.version, $1.name) }
         var files: [MigrationFile] = []
         var lacking: [String] = []
         for entry in toUndo {
-            if entry.kind == "baseline" { lacking.append("\(entry.version) (adopted with baseline, never run)"); continue }
+            if entry.kind == .baseline { lacking.append("\(entry.version) (adopted with baseline, never run)"); continue }
             guard let file = directory.files.first(where: { $0.version == entry.version && $0.name == entry.name }) else {
                 lacking.append("\(entry.version)_\(entry.name) (its file is gone)")
                 continue
             }
-            if file.down == nil { lacking.append("\(file.fileName) (no -- backstop:down section)") } else { files.append(file) }
+            switch file.down {
+            case .some(let statements) where !statements.isEmpty: files.append(file)
+            case .some: lacking.append("\(file.fileName) (its down section holds only comments: it would undo nothing)")
+            case .none: lacking.append("\(file.fileName) (no down section)")
+            }
         }
         if !lacking.isEmpty {
+            let store = FileSystem.isDirectory(storePath) ? try openStore() : nil
+            let back = try store.flatMap { try Rollback.nearestVersion(atOrBelow: version, database: database, store: $0) }
             throw BackstopError.refused("cannot go down to \(version): " + lacking.joined(separator: ", ") + "; nothing was changed",
-                                        hint: "restore is the primary way back: 'backstop rollback --to \(version)'")
+                                        remedy: back.map { .rollback(version: $0) } ?? .listSnapshots)
         }
         let plan = MigrationPlan(database: database, fromVersion: history.map(\.version).max(), migrations: files)
         guard !files.isEmpty else {
             return MigrationReport(plan: plan, steps: [], snapshot: nil, dryRun: false, tableCounts: [], durationMs: 0)
         }
         try options.confirm?(plan)
+        let started = Date()
         var snapshot: Manifest?
-        let store = options.snapshot ? try openStore() : nil
-        let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
+        let store = try openStore()
+        let db = try openForChange(lockWait: options.lockWait)
         let steps = try Migrator.inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: false, events: options.events) {
             // Inside the write transaction: the snapshot is exactly the state the run starts from.
-            if let store {
+            if options.snapshot {
                 options.events?(.snapshotting)
-                var snapshotOptions = SnapshotOptions(kind: "pre-down", label: "before going down to \(version)")
+                var snapshotOptions = SnapshotOptions(kind: .preDown, label: "before going down to \(version)")
                 snapshotOptions.level = options.level
                 snapshotOptions.lockWait = options.lockWait
+                snapshotOptions.notify = options.notify
                 snapshot = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
                                                 progress: options.snapshotProgress).manifest
             }
@@ -66,6 +73,8 @@ extension Migrator {
             }
             return steps
         }
+        try? store.record(JournalEntry(action: .down, database: database, safetySnapshot: snapshot?.id,
+                                       details: "version \(plan.fromVersion.map(String.init) ?? "none") -> \(version): undid \(files.map(\.displayName).joined(separator: ", "))"))
         return MigrationReport(plan: plan, steps: steps, snapshot: snapshot, dryRun: false, tableCounts: [],
                                durationMs: Int64(Date().timeIntervalSince(started) * 1000))
     }

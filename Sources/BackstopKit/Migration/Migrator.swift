@@ -9,7 +9,8 @@ public struct MigrationPlan: Sendable {
     public var database: String
     public var fromVersion: Int64?
     public var migrations: [MigrationFile]
-    public var toVersion: Int64? { migrations.last?.version ?? fromVersion }
+    /// The highest version the database is at once the plan is applied (an out-of-order migration does not lower it).
+    public var toVersion: Int64? { (migrations.map(\.version) + [fromVersion].compactMap { $0 }).max() }
 }
 
 /// What happened to one migration of a run.
@@ -18,10 +19,6 @@ public struct MigrationStep: Sendable {
     public var name: String
     public var durationMs: Int64
     public var rowsChanged: Int64
-
-    public var jsonObject: [String: Any] {
-        ["version": version, "name": name, "duration_ms": durationMs, "rows_changed": rowsChanged]
-    }
 }
 
 /// Row counts of one table before and after a rehearsal.
@@ -75,6 +72,8 @@ public final class Migrator {
         public var confirm: ((MigrationPlan) throws -> Void)?
         public var events: ((MigrationEvent) -> Void)?
         public var snapshotProgress: PhaseProgress?
+        /// Receives what is worth telling the user (a lock taken over from a run that died).
+        public var notify: Notifier = { _ in }
         public init() {}
     }
 
@@ -95,27 +94,33 @@ public final class Migrator {
 
     /// Where the database stands. Reads only; takes no lock.
     public func status() throws -> MigrationStatus {
-        let db = try Database(path: database, mode: .readOnly)
+        let db = try Database.openForReading(database)
         return MigrationStatus.compute(directory: directory, history: try MigrationHistory.read(db))
+    }
+
+    /// Opens the live database to change it, and takes its write lock now: an application holding a
+    /// write transaction is reported as a lock held by another connection (nothing was changed).
+    func openForChange(lockWait: TimeInterval) throws -> Database {
+        let db = try Database.openForWriting(database, busyTimeout: lockWait)
+        return db
     }
 
     /// Applies pending migrations. See ``Options``.
     @discardableResult
     public func migrate(_ options: Options = Options()) throws -> MigrationReport {
-        let started = Date()
-        let lock = try DatabaseLock.acquire(database, wait: options.lockWait)
+        let lock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { lock.release() }
 
         // Everything below is decided under the lock, so two runs never apply the same migration.
-        let reader = try Database(path: database, mode: .readOnly, busyTimeout: options.lockWait)
+        let reader = try Database.openForReading(database, busyTimeout: options.lockWait)
         if !options.ignoreGuard { try Guard.enforce(directory.guardQueries, on: reader, action: options.dryRun ? "rehearsal" : "migration") }
         let status = MigrationStatus.compute(directory: directory, history: try MigrationHistory.read(reader))
         try Migrator.refuseProblems(status.problems, allowed: options.allowed)
         var pending = status.pending
         if let target = options.target {
             if let current = status.currentVersion, target < current {
-                throw BackstopError.refused("the database is at version \(current), past --to \(target); migrate only goes forward",
-                                            hint: "use 'backstop rollback --to \(target)' (restore) or 'backstop down --to \(target)'")
+                throw BackstopError.refused("the database is at version \(current), past the target \(target); migrations only go forward",
+                                            remedy: .goBack(version: target))
             }
             if !directory.files.contains(where: { $0.version == target }) && target != status.currentVersion {
                 throw BackstopError.invalidInput("there is no migration \(target) in \(directory.path)")
@@ -124,10 +129,11 @@ public final class Migrator {
         }
         let plan = MigrationPlan(database: database, fromVersion: status.currentVersion, migrations: pending)
         guard !plan.migrations.isEmpty else {
-            return MigrationReport(plan: plan, steps: [], snapshot: nil, dryRun: options.dryRun, tableCounts: [],
-                                   durationMs: Int64(Date().timeIntervalSince(started) * 1000))
+            return MigrationReport(plan: plan, steps: [], snapshot: nil, dryRun: options.dryRun, tableCounts: [], durationMs: 0)
         }
         try options.confirm?(plan)
+        // The run's duration starts after the confirmation: time spent at a prompt is not the run's.
+        let started = Date()
 
         if options.dryRun {
             return try rehearse(plan, options: options, started: started)
@@ -136,20 +142,23 @@ public final class Migrator {
         // The snapshot is taken inside the run's write transaction: no other write can land between it
         // and the run, so it is exactly the state the run started from.
         var snapshot: Manifest?
-        let store = options.snapshot ? try openStore() : nil
-        let db = try Database(path: database, mode: .readWrite, busyTimeout: options.lockWait)
+        let store = try openStore()
+        let db = try openForChange(lockWait: options.lockWait)
         let steps = try Migrator.apply(plan, on: db, events: options.events, rehearsal: false) {
-            guard let store else { return nil }
+            guard options.snapshot else { return nil }
             options.events?(.snapshotting)
-            var snapshotOptions = SnapshotOptions(kind: "pre-migration",
+            var snapshotOptions = SnapshotOptions(kind: .preMigration,
                                                   label: "before migrating to \(plan.toVersion.map(String.init) ?? "?")")
             snapshotOptions.level = options.level
             snapshotOptions.lockWait = options.lockWait
             snapshotOptions.migrations = plan.migrations.map(\.version)
+            snapshotOptions.notify = options.notify
             snapshot = try Snapshotter.take(database: self.database, store: store, options: snapshotOptions,
                                             progress: options.snapshotProgress).manifest
             return snapshot?.id
         }
+        try? store.record(JournalEntry(action: .migrate, database: database, safetySnapshot: snapshot?.id,
+                                       details: "version \(plan.fromVersion.map(String.init) ?? "none") -> \(plan.toVersion.map(String.init) ?? "none"): \(plan.migrations.map(\.displayName).joined(separator: ", "))"))
         return MigrationReport(plan: plan, steps: steps, snapshot: snapshot, dryRun: false, tableCounts: [],
                                durationMs: Int64(Date().timeIntervalSince(started) * 1000))
     }
@@ -180,11 +189,7 @@ public final class Migrator {
     static func refuseProblems(_ problems: [MigrationProblem], allowed: Set<MigrationProblem.Kind>) throws {
         let blocking = problems.filter { !allowed.contains($0.kind) }
         guard !blocking.isEmpty else { return }
-        var message = "migrate refuses to run while these problems stand; nothing was changed:"
-        for problem in blocking {
-            message += "\n  - \(problem.message)" + (problem.overrideFlag.map { " (override: \($0))" } ?? " (fix the file)")
-        }
-        throw BackstopError.checkFailed(message, hint: "see 'backstop status'")
+        throw MigrationProblemsError(problems: blocking)
     }
 
     // MARK: - The run
@@ -199,6 +204,7 @@ public final class Migrator {
         return try inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: rehearsal, events: events) {
             let snapshotID = try takeSnapshot()
             try MigrationHistory.ensureTable(db)
+            let run = try MigrationHistory.nextRun(db)
             var steps: [MigrationStep] = []
             for (index, migration) in plan.migrations.enumerated() {
                 events?(.applying(migration, index: index, count: plan.migrations.count))
@@ -216,7 +222,7 @@ public final class Migrator {
                                          durationMs: Int64(Date().timeIntervalSince(started) * 1000), rowsChanged: rowsChanged)
                 try MigrationHistory.record(db, AppliedMigration(
                     version: migration.version, name: migration.name, checksum: migration.checksum, appliedAt: appliedAt,
-                    durationMs: step.durationMs, rowsChanged: rowsChanged, snapshotID: snapshotID, kind: "migrate"))
+                    durationMs: step.durationMs, rowsChanged: rowsChanged, snapshotID: snapshotID, kind: .migrate, run: run))
                 steps.append(step)
                 events?(.applied(step))
             }
@@ -229,7 +235,7 @@ public final class Migrator {
     static func inRunTransaction<T>(_ db: Database, versionBefore: Int64?, rehearsal: Bool,
                                     events: ((MigrationEvent) -> Void)?, _ body: () throws -> T) throws -> T {
         try db.withoutForeignKeyEnforcement {
-            try db.inTransaction {
+            try db.inWriteTransaction {
                 let result = try body()
                 events?(.checkingForeignKeys)
                 let violations = try Checks.run(SQLStatement(sql: "PRAGMA foreign_key_check", line: 0), on: db)

@@ -133,6 +133,8 @@ public struct RecoveryOptions {
     /// A migrations folder whose applied migrations' `verify` sections are added to `checks`.
     public var migrations: String?
     public var progress: PhaseProgress?
+    /// Receives what is worth telling the user (a lock taken over from a run that died).
+    public var notify: Notifier = { _ in }
     public init() {}
 }
 
@@ -157,9 +159,9 @@ public enum Recoverer {
                                options: RecoveryOptions = RecoveryOptions()) throws -> RecoveryReport {
         let database = FileSystem.absolute(database)
         try Database.checkIsSQLiteFile(database)
-        if snapshot.database != database && !options.allowOtherDatabase {
+        if try !store.belongs(snapshot, to: database) && !options.allowOtherDatabase {
             throw BackstopError.refused("snapshot \(snapshot.id) is of \(snapshot.database), not of \(database); nothing was changed",
-                                        hint: "add --other-database if you really mean to copy its rows into this database")
+                                        remedy: .allowOtherDatabase)
         }
         // 1. The predicate, on the snapshot alone: read-only, query_only, exactly one statement.
         let file = try SnapshotFile(snapshot, in: store)
@@ -175,14 +177,14 @@ public enum Recoverer {
         let selected: [[SQLiteValue]]
         do {
             let statement = try reader.prepareSingle(selectSQL)
-            guard statement.isReadOnly else { throw BackstopError.invalidInput("--where must be a condition that only reads") }
+            guard statement.isReadOnly else { throw BackstopError.invalidInput("the condition must only read, not write") }
             selected = try reader.retryingWithStandInFunctions { try statement.all() }
         } catch let error as SQLiteError {
-            throw BackstopError.invalidInput("--where cannot be used: \(error.message). Nothing was changed.")
+            throw BackstopError.invalidInput("the condition cannot be used: \(error.message). Nothing was changed.")
         }
 
         // 2. The live database, under Backstop's lock, with the snapshot attached read-only.
-        let lock = try DatabaseLock.acquire(database, wait: options.lockWait)
+        let lock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { lock.release() }
         let live = try Database.openForWriting(database, busyTimeout: options.lockWait)
         live.enableStandIns()
@@ -202,19 +204,20 @@ public enum Recoverer {
         }
 
         // 4. One write transaction: plan, safety snapshot, change, checks; a dry run rolls it all back.
-        return try live.withoutForeignKeyEnforcement {
-            try live.inTransaction(rollback: options.dryRun) {
+        let report = try live.withoutForeignKeyEnforcement {
+            try live.inWriteTransaction(rollback: options.dryRun) {
                 let plan = try plan()
                 if let confirmed, !confirmed.sameChange(as: plan) {
                     throw BackstopError.refused("the live database changed since the plan was shown, so the rows to recover are not the same; nothing was changed",
-                                                hint: "run the command again to see the new plan")
+                                                remedy: .runAgain)
                 }
                 if plan.isEmpty { return RecoveryReport(plan: plan, preRecover: nil, dryRun: options.dryRun, checkFailures: [], checksRun: 0) }
                 var pre: Manifest?
                 if !options.dryRun {
-                    var snapshotOptions = SnapshotOptions(kind: "pre-recover", label: "before recovering \(request.table) rows from \(snapshot.id)")
+                    var snapshotOptions = SnapshotOptions(kind: .preRecover, label: "before recovering \(request.table) rows from \(snapshot.id)")
                     snapshotOptions.level = options.level
                     snapshotOptions.lockWait = options.lockWait
+                    snapshotOptions.notify = options.notify
                     pre = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
                                                progress: options.progress.map(Restorer.asSafetySnapshot)).manifest
                 }
@@ -227,7 +230,7 @@ public enum Recoverer {
                     let lines = caused.sorted { ($0.table, $0.rowid) < ($1.table, $1.rowid) }.prefix(5)
                         .map { "    \($0.table) rowid \($0.rowid) -> \($0.parent)" }.joined(separator: "\n")
                     throw BackstopError.refused("the recovered rows would leave rows pointing at nothing; nothing was changed:\n" + lines,
-                                                hint: "add --children, or recover the missing rows too")
+                                                remedy: .recoverChildren)
                 }
                 var failures: [RecoveryCheckFailure] = []
                 let checks = options.checks + (try options.migrations.map { try postconditions(of: $0, on: live) } ?? [])
@@ -240,6 +243,12 @@ public enum Recoverer {
                                       checksRun: checks.count)
             }
         }
+        if !report.dryRun && !report.plan.isEmpty {
+            try? store.record(JournalEntry(action: .recover, database: database, snapshot: snapshot.id, safetySnapshot: report.preRecover?.id,
+                                           details: "recovered " + report.plan.rowsPerTable.map { "\($0.count) \($0.table)" }.joined(separator: ", ")
+                                            + (report.plan.repoints.isEmpty ? "" : ", re-pointed \(report.plan.repoints.count)")))
+        }
+        return report
     }
 
     /// The `verify` queries of the migrations applied to `live`, from the folder at `path` (none when the
@@ -257,14 +266,14 @@ public enum Recoverer {
         for row in plan.rows {
             let sql = "INSERT INTO main.\(quoteIdentifier(row.table)) (\(columnList(row.columns))) VALUES (\(row.columns.indices.map { "?\($0 + 1)" }.joined(separator: ", ")))"
             do { try live.prepare(sql).all(row.values) } catch let error as SQLiteError where error.isConstraint {
-                throw BackstopError.refused("recovering \(row.label) failed: \(error.message); nothing was changed", hint: "see 'backstop diff' for what the live database holds")
+                throw BackstopError.refused("recovering \(row.label) failed: \(error.message); nothing was changed", remedy: .diff(snapshot: plan.snapshot.id))
             }
         }
         for repoint in plan.repoints {
             let sets = repoint.columns.enumerated().map { "\(quoteIdentifier($0.element)) = ?\($0.offset + 1)" }.joined(separator: ", ")
             let sql = "UPDATE main.\(quoteIdentifier(repoint.table)) SET \(sets) WHERE \(matchClause(repoint.keyColumns, firstParameter: repoint.columns.count + 1))"
             do { try live.prepare(sql).all(repoint.to + repoint.key) } catch let error as SQLiteError where error.isConstraint {
-                throw BackstopError.refused("pointing \(repoint.label) back failed: \(error.message); nothing was changed", hint: "")
+                throw BackstopError.refused("pointing \(repoint.label) back failed: \(error.message); nothing was changed", remedy: nil)
             }
         }
     }
@@ -347,7 +356,7 @@ public enum Recoverer {
                       let parentKey = try live.rows("SELECT \(columnList(snapParent.keyColumns)) FROM snap.\(quoteIdentifier(snapParent.name)) WHERE \(matchClause(referenced)) LIMIT 1", values).first else {
                     throw BackstopError.refused(
                         "\(row.label) refers to \(parent.name)(\(referenced.joined(separator: ", ")))=\(values.map(\.sqlLiteralForDisplay).joined(separator: ", ")), which neither the live database nor the snapshot holds; nothing was changed",
-                        hint: "")
+                        remedy: nil)
                 }
                 if planned.insert(RowKey(table: parent.name, values: parentKey)).inserted {
                     queue.append((parent.name, parentKey, .parent(of: row.label)))
@@ -389,13 +398,13 @@ public enum Recoverer {
             let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
             if parts.count == 2 {
                 guard let table = liveTables.table(named: parts[0]) else {
-                    throw BackstopError.invalidInput("--set \(name): the live database has no table '\(parts[0])'")
+                    throw BackstopError.invalidInput("the value given for \(name): the live database has no table '\(parts[0])'")
                 }
                 guard table.column(named: parts[1]) != nil else {
-                    throw BackstopError.invalidInput("--set \(name): \(table.name) has no column '\(parts[1])' (it has \(table.columnNames.joined(separator: ", ")))")
+                    throw BackstopError.invalidInput("the value given for \(name): \(table.name) has no column '\(parts[1])' (it has \(table.columnNames.joined(separator: ", ")))")
                 }
             } else if !liveTables.values.contains(where: { $0.column(named: name) != nil }) {
-                throw BackstopError.invalidInput("--set \(name): no live table has a column '\(name)'")
+                throw BackstopError.invalidInput("the value given for \(name): no live table has a column '\(name)'")
             }
         }
     }
@@ -430,7 +439,8 @@ public enum Recoverer {
                 values.append(value)
             } else if column.notNull && !column.hasDefault && column.primaryKeyIndex == 0 {
                 throw BackstopError.invalidInput(
-                    "\(live.name).\(column.name) is NOT NULL without a default in the live database, and the snapshot has no such column; supply it with --set \(live.name).\(column.name)=VALUE. Nothing was changed.")
+                    "\(live.name).\(column.name) is NOT NULL without a default in the live database, and the snapshot has no such column, so the recovered rows need a value for it. Nothing was changed.",
+                    remedy: .setColumn(table: live.name, column: column.name))
             } else if !(plan.defaulted[live.name] ?? []).contains(column.name) {
                 plan.defaulted[live.name, default: []].append(column.name)
             }
@@ -458,7 +468,7 @@ public enum Recoverer {
                     let pairs = zip(unique, values).map { "\($0)=\($1.sqlLiteralForDisplay)" }.joined(separator: ", ")
                     throw BackstopError.refused(
                         "\(row.label) from the snapshot clashes with live row \(row.table)(\(clash.map(\.sqlLiteralForDisplay).joined(separator: ", "))) on UNIQUE(\(unique.joined(separator: ", "))): both have \(pairs); nothing was changed",
-                        hint: "rename or remove the live row first, or give the recovered one another value with --set \(row.table).\(unique.last!)=VALUE")
+                        remedy: .renameOrSet(table: row.table, column: unique.last!))
                 }
             }
         }

@@ -20,8 +20,26 @@ public struct RestoreOptions {
     public var allowFailedCheck = false
     /// With `restoreToFile`, replace an existing file (never one that another process has open).
     public var force = false
+    /// A migrations folder whose `guard.sql` must pass before a live restore changes anything.
+    public var migrations: String?
+    /// Restore into the live database even when the guard's queries return rows.
+    public var ignoreGuard = false
+    /// Receives what is worth telling the user (a lock taken over from a run that died).
+    public var notify: Notifier = { _ in }
 
     public init() {}
+}
+
+/// Which snapshot to restore: a selection, optionally limited to some kinds.
+public struct RestoreRequest: Sendable {
+    public var selection: SnapshotSelection
+    /// Only snapshots of these kinds (and, with `latest`, safety snapshots too when asked for).
+    public var kinds: Set<SnapshotKind>?
+
+    public init(_ selection: SnapshotSelection, kinds: Set<SnapshotKind>? = nil) {
+        self.selection = selection
+        self.kinds = kinds
+    }
 }
 
 /// What a restore did.
@@ -40,6 +58,31 @@ public struct RestoreReport {
 /// Restores snapshots, either into the live database (through the backup API, in one transaction,
 /// after a `pre-restore` snapshot) or into a new database file.
 public enum Restorer {
+    /// Picks the snapshot `request` names among those of `database` and restores it into the live database
+    /// (with the guard of `options.migrations`), or, given `path`, into that file.
+    public static func restore(_ request: RestoreRequest, store: SnapshotStore, database: String, toFile path: String? = nil,
+                               options: RestoreOptions = RestoreOptions(), confirm: ((SelectedSnapshot) throws -> Void)? = nil,
+                               progress: PhaseProgress? = nil) throws -> (SelectedSnapshot, RestoreReport) {
+        let selected = try request.selection.resolve(in: store, database: FileSystem.absolute(database), kinds: request.kinds)
+        try confirm?(selected)
+        if let path {
+            return (selected, try restoreToFile(selected.manifest, store: store, path: path, options: options, progress: progress))
+        }
+        return (selected, try restoreLive(selected.manifest, store: store, database: database, options: options, progress: progress))
+    }
+
+    /// Undoes migration runs by restoring a pre-migration snapshot (see ``Rollback``): the last run's, or
+    /// the one taken at `version`.
+    public static func rollback(database: String, store: SnapshotStore, toVersion version: Int64?,
+                                options: RestoreOptions = RestoreOptions(), confirm: ((RollbackChoice) throws -> Void)? = nil,
+                                progress: PhaseProgress? = nil) throws -> (RollbackChoice, RestoreReport) {
+        let choice = try Rollback.select(database: database, store: store, toVersion: version)
+        try confirm?(choice)
+        let report = try restoreLive(choice.manifest, store: store, database: database, options: options, progress: progress,
+                                     action: .rollback)
+        return (choice, report)
+    }
+
     /// Restores `manifest` into the live database at `database`.
     ///
     /// Order: database lock, store lock (shared), the snapshot opened in place, `beforeChange`, the live
@@ -50,19 +93,19 @@ public enum Restorer {
     /// database either as it was or fully restored.
     public static func restoreLive(_ manifest: Manifest, store: SnapshotStore, database databasePath: String,
                                    options: RestoreOptions = RestoreOptions(),
-                                   progress: PhaseProgress? = nil) throws -> RestoreReport {
+                                   progress: PhaseProgress? = nil, action: JournalEntry.Action = .restore) throws -> RestoreReport {
         let started = Date()
         let database = FileSystem.absolute(databasePath)
         try Database.checkIsSQLiteFile(database)
-        if manifest.database != database && !options.allowOtherDatabase {
+        if try !store.belongs(manifest, to: database) && !options.allowOtherDatabase {
             throw BackstopError.refused(
                 "snapshot \(manifest.id) is of \(manifest.database), not of \(database); nothing was changed",
-                hint: "write it to a new file with 'backstop restore \(manifest.id) --to PATH'")
+                remedy: .restoreToNewFile(snapshot: manifest.id))
         }
         try refuseFailedCheck(manifest, options: options)
-        let databaseLock = try DatabaseLock.acquire(database, wait: options.lockWait)
+        let databaseLock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { databaseLock.release() }
-        let storeLock = try store.lock(.shared, wait: options.lockWait)
+        let storeLock = try store.lock(.shared, wait: options.lockWait, notify: options.notify)
         defer { storeLock.release() }
 
         // 1. The snapshot, opened once and read in place; its checksums are verified as the copy reads it.
@@ -86,7 +129,7 @@ public enum Restorer {
         var image = try file.openDatabase(observer: observer)
 
         let live = try Database.openForWriting(database, busyTimeout: options.lockWait)
-        let liveIsWAL = live.journalMode == "wal"
+        let liveIsWAL = try live.journalMode == .wal
         let livePageSize = try live.int("PRAGMA page_size")
         var converted: PrivateCopy?
         if liveIsWAL && manifest.pageSize != Int(livePageSize) {
@@ -98,15 +141,19 @@ public enum Restorer {
         }
 
         // 2. Guards, on the live database as it is, before anything changes.
-        if let beforeChange = options.beforeChange {
-            try beforeChange(try Database.openForReading(database, busyTimeout: options.lockWait))
+        let guardQueries = options.ignoreGuard ? [] : try (options.migrations.map { try MigrationDirectory.guardQueries(at: $0) } ?? [])
+        if !guardQueries.isEmpty || options.beforeChange != nil {
+            let reader = try Database.openForReading(database, busyTimeout: options.lockWait)
+            try Guard.enforce(guardQueries, on: reader, action: "restore")
+            try options.beforeChange?(reader)
         }
 
         // 3. The live database's write lock, and a snapshot of the current state taken under it, so that the
         //    restore can be undone and no write falls between that snapshot and the restore.
-        var preOptions = SnapshotOptions(kind: "pre-restore", label: "before restoring \(manifest.id)")
+        var preOptions = SnapshotOptions(kind: .preRestore, label: "before restoring \(manifest.id)")
         preOptions.level = options.level
         preOptions.lockWait = options.lockWait
+        preOptions.notify = options.notify
         let safetyProgress = progress.map(Restorer.asSafetySnapshot)
         let deadline = Date().addingTimeInterval(options.lockWait)
         let backup: Backup
@@ -162,6 +209,8 @@ public enum Restorer {
             throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy", waited: options.lockWait)
         }
         if liveIsWAL { try? live.execute("PRAGMA wal_checkpoint(PASSIVE)") }
+        try? store.record(JournalEntry(action: action, database: database, snapshot: manifest.id, safetySnapshot: pre.id,
+                                       details: "restored the state of \(manifest.createdAt)"))
         return RestoreReport(restored: manifest, preRestore: pre, target: database,
                              durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: converted != nil,
                              notes: notes)
@@ -239,7 +288,7 @@ public enum Restorer {
         guard let check = manifest.check, check.failed, !options.allowFailedCheck else { return }
         throw BackstopError.refused(
             "snapshot \(manifest.id) was taken of a database that failed \(check.method): \(check.problems.prefix(3).joined(separator: "; ")); nothing was changed",
-            hint: "pick an earlier snapshot with 'backstop list', or add --allow-failed-check if this damaged copy is the best there is")
+            remedy: .allowFailedCheck)
     }
 
     /// Reports a safety snapshot's progress as one phase, in thousandths.
@@ -265,7 +314,7 @@ public enum Restorer {
             throw BackstopError.io(operation: "write into", path: directory, errno: ENOENT)
         }
         try refuseFailedCheck(manifest, options: options)
-        let lock = try DatabaseLock.acquire(target, wait: options.lockWait)
+        let lock = try DatabaseLock.acquire(target, wait: options.lockWait, notify: options.notify)
         defer { lock.release() }
         var notes: [String] = []
         let stale = TemporaryFile.removeStale(in: directory, for: name)
@@ -275,7 +324,7 @@ public enum Restorer {
         if FileSystem.exists(target) {
             guard options.force else {
                 throw BackstopError.refused("\(target) already exists; nothing was changed",
-                                            hint: "choose another path, or add --force to replace it")
+                                            remedy: .chooseAnotherPathOrReplace)
             }
             var info = stat()
             guard lstat(target, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
@@ -290,7 +339,7 @@ public enum Restorer {
             let files = sides.map { name + $0 }.joined(separator: ", ")
             throw BackstopError.refused(
                 "\(files) \(sides.count == 1 ? "is" : "are") beside \(target)\(keep == nil ? ", left from a database that is no longer there" : "") and cannot be settled: SQLite would apply \(sides.count == 1 ? "it" : "them") to the restored file and damage it; nothing was changed",
-                hint: "if no process uses \(target), remove \(sides.map { target + $0 }.joined(separator: " ")); or restore to another path")
+                remedy: .removeSideFiles(sides.map { target + $0 }))
         }
 
         let file = try SnapshotFile(manifest, in: store)
@@ -309,7 +358,7 @@ public enum Restorer {
             if keep.st_uid != geteuid() || keep.st_gid != getegid() {
                 guard fchown(temporary.fd, keep.st_uid, keep.st_gid) == 0 else {
                     throw BackstopError.refused("cannot give the restored file \(target)'s owner and group (uid \(keep.st_uid), gid \(keep.st_gid)); nothing was changed",
-                                                hint: "run the restore as that user, or restore to a new path")
+                                                remedy: .runAsOwner)
                 }
             }
             fchmod(temporary.fd, keep.st_mode & 0o7777)
@@ -320,6 +369,8 @@ public enum Restorer {
 
         // Check it where it lies, as SQLite will open it there.
         try checkRestoredFile(target, manifest: manifest, notes: &notes)
+        try? store.record(JournalEntry(action: .restoreToFile, database: target, snapshot: manifest.id,
+                                       details: "wrote the image of \(manifest.database) as of \(manifest.createdAt)"))
         return RestoreReport(restored: manifest, preRestore: nil, target: target,
                              durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: false, notes: notes)
     }
@@ -355,7 +406,7 @@ public enum Restorer {
         }
         guard users.isEmpty else {
             throw BackstopError.refused("\(target) is in use (\(users.prefix(5).joined(separator: "; "))): replacing the file would leave that process writing a deleted copy; nothing was changed",
-                                        hint: "stop it first, or restore into it as a live database with 'backstop restore --db \(target)'")
+                                        remedy: .stopUserOrRestoreLive(database: target))
         }
     }
 
@@ -449,15 +500,5 @@ final class SequentialVerification: @unchecked Sendable {
         if !problems.isEmpty {
             throw BackstopError.verificationFailed(id: manifest.id, reason: problems.joined(separator: "; ") + "; the restore was rolled back")
         }
-    }
-}
-
-/// The lock that lets one Backstop run at a time change a given database (restore, migrate, recover).
-/// It lives beside the database as `<db>-backstop.lock`; readers of the database never take it.
-public enum DatabaseLock {
-    public static func path(for database: String) -> String { database + "-backstop.lock" }
-
-    public static func acquire(_ database: String, wait: TimeInterval) throws -> FileLock {
-        try FileLock(path: path(for: database), mode: .exclusive, wait: wait, what: "the database \(database)")
     }
 }

@@ -30,7 +30,7 @@ public enum ExplainInput {
                 else if word.hasPrefix("size=") {
                     do { item.bytes = try ByteCount.parse(String(word.dropFirst(5))) } catch { throw fail("\(error)") }
                 } else if !sawKind, word.allSatisfy({ $0.isLowercase || $0 == "-" || $0.isNumber }) {
-                    item.kind = word
+                    item.kind = SnapshotKind(rawValue: word)
                     sawKind = true
                 } else {
                     throw fail("unexpected '\(word)'; a line is: TIME [kind] [pinned] [size=SIZE]")
@@ -59,7 +59,7 @@ public enum PolicySimulation {
     /// Takes a snapshot every `every` seconds for `duration`, pruning once a day (as a nightly cron
     /// job does), and reports what is kept at the end. Deterministic: time starts at `start`.
     public static func run(_ policy: RetentionPolicy, every: TimeInterval, for duration: TimeInterval, size: Int64,
-                           kind: String = "manual", start: Date = Date(timeIntervalSince1970: 1_767_225_600)) -> Result {
+                           kind: SnapshotKind = .manual, start: Date = Date(timeIntervalSince1970: 1_767_225_600)) -> Result {
         precondition(every > 0 && duration > 0)
         var items: [RetentionItem] = []
         var peak = 0
@@ -81,18 +81,30 @@ public enum PolicySimulation {
         }
         var counts: [String: Int] = [:]
         for verdict in last.keep {
-            for reason in Set(verdict.reasons.map(ruleName)) { counts[reason, default: 0] += 1 }
+            for reason in Set(verdict.keptBecause.map(\.ruleName)) { counts[reason, default: 0] += 1 }
         }
         let order = ["newest", "last", "hourly", "daily", "weekly", "monthly", "yearly", "within", "oldest", "pinned"]
         let byRule = counts.sorted { (order.firstIndex(of: $0.key) ?? 99, $0.key) < (order.firstIndex(of: $1.key) ?? 99, $1.key) }
             .map { (rule: $0.key, count: $0.value) }
-        return Result(taken: taken, kept: items.count, peak: peak, byRule: byRule, bytes: Int64(items.count) * size,
-                      peakBytes: Int64(peak) * size)
+        func total(_ count: Int) -> Int64 {
+            let (bytes, overflow) = Int64(count).multipliedReportingOverflow(by: size)
+            return overflow ? Int64.max : bytes
+        }
+        return Result(taken: taken, kept: items.count, peak: peak, byRule: byRule, bytes: total(items.count), peakBytes: total(peak))
     }
+}
 
-    /// "daily 2026-11-21" -> "daily"; "pre-migration: last 5" -> "last".
-    static func ruleName(_ reason: String) -> String {
-        let base = reason.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? reason
-        return String(base.split(separator: " ").first ?? Substring(base))
+extension KeepReason {
+    /// The rule's name, without its bucket or count: `daily`, `last`, `within` ...
+    var ruleName: String {
+        switch rule {
+        case .newest: return "newest"
+        case .pinned: return "pinned"
+        case .futureDated: return "future-dated"
+        case .last: return "last"
+        case .within: return "within"
+        case .bucket(let bucket, _): return bucket.rawValue
+        case .oldest: return "oldest"
+        }
     }
 }

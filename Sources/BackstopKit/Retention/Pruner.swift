@@ -20,18 +20,26 @@ public struct PruneReport: Sendable {
 
 /// Applies a retention policy to a store, under the store's exclusive lock.
 public enum Pruner {
+    /// Applies `policy` to every database's snapshots in the store, or only to those of `database`.
     public static func prune(store: SnapshotStore, policy: RetentionPolicy, dryRun: Bool, lockWait: TimeInterval,
-                             now: Date = Date()) throws -> PruneReport {
-        let lock = try store.lock(.exclusive, wait: lockWait)
+                             database: String? = nil, now: Date = Date(), notify: Notifier = { _ in }) throws -> PruneReport {
+        let lock = try store.lock(.exclusive, wait: lockWait, notify: notify)
         defer { lock.release() }
-        let (snapshots, _) = try store.scan()
-        let result = Retention.apply(policy, to: snapshots.map(RetentionItem.init), now: now)
+        // Each database is judged by its identity: snapshots taken before an adopted move count as its own.
+        let aliases = try store.aliases()
+        let snapshots = try store.scan().snapshots.filter { database == nil || SnapshotStore.identity(of: $0.database, aliases: aliases) == database }
+        let items = snapshots.map { manifest in
+            var item = RetentionItem(manifest)
+            item.database = SnapshotStore.identity(of: manifest.database, aliases: aliases)
+            return item
+        }
+        let result = Retention.apply(policy, to: items, now: now)
         let byID = Dictionary(uniqueKeysWithValues: snapshots.map { ($0.id, $0) })
         let removed = result.remove.compactMap { byID[$0.item.id] }
         let kept = result.keep.compactMap { byID[$0.item.id] }
         // The newest snapshot of each database is protected by the policy itself; check it again here,
         // because removing the last way back would be the worst possible bug.
-        let newestPerDatabase = Set(Dictionary(grouping: snapshots, by: \.database).values.compactMap {
+        let newestPerDatabase = Set(Dictionary(grouping: snapshots, by: { SnapshotStore.identity(of: $0.database, aliases: aliases) }).values.compactMap {
             $0.filter { $0.createdDate <= now }.max { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }?.id
         })
         if let wrong = removed.first(where: { newestPerDatabase.contains($0.id) || $0.pinned }) {
@@ -39,7 +47,14 @@ public enum Pruner {
         }
 
         if !dryRun {
-            for manifest in removed { try store.remove(manifest) }
+            for manifest in removed {
+                try store.remove(manifest)
+                Fault.point("prune.after-remove")
+            }
+            if !removed.isEmpty {
+                try? store.record(JournalEntry(action: .prune, database: nil, details: "removed " + removed.map(\.id).joined(separator: ", ")
+                                                + " with \(policy.file)"))
+            }
         }
         let stale = store.removeStaleFiles(now: now, dryRun: dryRun)
         let after = try store.scan()
@@ -51,13 +66,16 @@ public enum Pruner {
 /// Pins protect the snapshots support staff are working from: no prune removes a pinned snapshot.
 public enum Pinning {
     /// Sets or clears the pin (and its note) of a snapshot; returns the updated manifest.
-    public static func setPinned(_ pinned: Bool, id: String, note: String?, store: SnapshotStore, lockWait: TimeInterval) throws -> Manifest {
-        let lock = try store.lock(.shared, wait: lockWait)
+    public static func setPinned(_ pinned: Bool, id: String, note: String?, store: SnapshotStore, lockWait: TimeInterval,
+                                 notify: Notifier = { _ in }) throws -> Manifest {
+        let lock = try store.lock(.shared, wait: lockWait, notify: notify)
         defer { lock.release() }
         var manifest = try store.snapshot(id: id)
         manifest.pinned = pinned
         manifest.pinNote = pinned ? (note ?? manifest.pinNote) : nil
         try store.update(manifest)
+        try? store.record(JournalEntry(action: pinned ? .pin : .unpin, database: manifest.database, snapshot: manifest.id,
+                                       details: manifest.pinNote))
         return manifest
     }
 }

@@ -8,14 +8,14 @@ import Foundation
 public struct RetentionItem: Equatable, Sendable {
     public var id: String
     public var time: Date
-    public var kind: String
+    public var kind: SnapshotKind
     public var pinned: Bool
     /// Which database the snapshot is of: the policy applies to each database separately.
     public var database: String
     /// Bytes the snapshot takes in the store (for `max_total_size`).
     public var bytes: Int64
 
-    public init(id: String, time: Date, kind: String = "manual", pinned: Bool = false, database: String = "", bytes: Int64 = 0) {
+    public init(id: String, time: Date, kind: SnapshotKind = .manual, pinned: Bool = false, database: String = "", bytes: Int64 = 0) {
         self.id = id; self.time = time; self.kind = kind; self.pinned = pinned; self.database = database; self.bytes = bytes
     }
 
@@ -25,10 +25,68 @@ public struct RetentionItem: Equatable, Sendable {
     }
 }
 
+/// Why a snapshot is kept: the rule, and the bucket or count it matched (restic's KeepReason).
+public struct KeepReason: Equatable, Sendable, CustomStringConvertible {
+    public enum Rule: Equatable, Sendable {
+        /// The newest snapshot of its database (never removed).
+        case newest
+        case pinned
+        /// Dated after the evaluation time (never removed; the clock that took it was wrong).
+        case futureDated
+        /// Among the N newest (`keep_last`).
+        case last(KeepCount)
+        /// Within this long of the newest (`keep_within`, as written).
+        case within(String)
+        /// The newest of its calendar bucket (`keep_daily` ...): the bucket's name, such as `2026-11-21`.
+        case bucket(CalendarBucket, String)
+        /// The oldest snapshot, kept because there are fewer buckets than the rule asks for.
+        case oldest(CalendarBucket)
+    }
+
+    public var rule: Rule
+    /// The kind whose own section of the policy applied (nil for the regular rules).
+    public var section: SnapshotKind?
+
+    public var description: String {
+        let text: String
+        switch rule {
+        case .newest: text = "newest"
+        case .pinned: text = "pinned"
+        case .futureDated: text = "future-dated"
+        case .last(let count): text = count == .unlimited ? "last (unlimited)" : "last \(count)"
+        case .within(let duration): text = "within \(duration)"
+        case .bucket(let bucket, let name): text = "\(bucket.rawValue) \(name)"
+        case .oldest(let bucket): text = "oldest (fewer \(bucket.noun)s than keep_\(bucket.rawValue))"
+        }
+        return (section.map { "\($0): " } ?? "") + text
+    }
+}
+
+/// Why a snapshot is removed.
+public enum RemovalReason: Equatable, Sendable, CustomStringConvertible {
+    case notKept
+    /// Kept by these rules, but over the size cap (`max_total_size`, as written).
+    case overSizeCap(String, keptBy: [KeepReason])
+
+    public var description: String {
+        switch self {
+        case .notKept: return "not kept by any rule"
+        case .overSizeCap(let cap, let keptBy):
+            return "over max_total_size \(cap) (was kept by: \(keptBy.map(\.description).joined(separator: ", ")))"
+        }
+    }
+}
+
 /// What the policy decided for one snapshot, and why.
 public struct RetentionVerdict: Equatable, Sendable {
     public var item: RetentionItem
-    public var reasons: [String]
+    /// Why it is kept (empty when it is removed).
+    public var keptBecause: [KeepReason]
+    /// Why it is removed (nil when it is kept).
+    public var removedBecause: RemovalReason?
+
+    /// The reasons in words: what kept it, or why it goes.
+    public var reasons: [String] { removedBecause.map { [$0.description] } ?? keptBecause.map(\.description) }
 }
 
 /// The outcome of applying a policy: what to keep and what to remove, each with reasons.
@@ -73,26 +131,26 @@ public enum Retention {
     private static func applyToOneDatabase(_ policy: RetentionPolicy, _ items: [RetentionItem], now: Date) -> RetentionResult {
         // Newest first; equal times ordered by id so ties are deterministic.
         let sorted = items.sorted { ($0.time, $0.id) > ($1.time, $1.id) }
-        var reasons: [String: [String]] = [:]
+        var reasons: [String: [KeepReason]] = [:]
         var protected: Set<String> = []
         var warnings: [String] = []
-        func add(_ item: RetentionItem, _ reason: String) { reasons[item.id, default: []].append(reason) }
+        func add(_ item: RetentionItem, _ reason: KeepReason) { reasons[item.id, default: []].append(reason) }
 
         var judged: [RetentionItem] = []
         for item in sorted {
             if item.time > now {
-                add(item, "future-dated")
+                add(item, KeepReason(rule: .futureDated))
                 protected.insert(item.id)
                 warnings.append("snapshot \(item.id) is dated \(Timestamp.rfc3339(item.time)), in the future; it is kept (check the clock of the machine that took it)")
             } else if item.pinned {
-                add(item, "pinned")
+                add(item, KeepReason(rule: .pinned))
                 protected.insert(item.id)
             } else {
                 judged.append(item)
             }
         }
         if let newest = sorted.first(where: { $0.time <= now }) {
-            add(newest, "newest")
+            add(newest, KeepReason(rule: .newest))
             protected.insert(newest.id)
         }
 
@@ -102,16 +160,15 @@ public enum Retention {
         for kind in classes.keys.sorted() {
             let members = classes[kind]!   // newest first
             let rules = policy.rules(for: kind)
-            let prefix = kind == "manual" ? "" : "\(kind): "
-            applyRules(rules, to: members, zone: policy.timeZone, prefix: prefix, add: add)
+            applyRules(rules, to: members, zone: policy.timeZone, section: kind == .manual ? nil : kind, add: add)
         }
 
         // The size cap: the oldest snapshots that are not protected go first.
-        var overCap: [String: String] = [:]
+        var overCap: [String: RemovalReason] = [:]
         if let cap = policy.maxTotalSize {
             var total = sorted.filter { reasons[$0.id] != nil }.reduce(Int64(0)) { $0 + $1.bytes }
             for item in sorted.reversed() where total > cap && reasons[item.id] != nil && !protected.contains(item.id) {
-                overCap[item.id] = "over max_total_size \(policy.maxTotalSizeText ?? String(cap)) (was kept by: \(reasons[item.id]!.joined(separator: ", ")))"
+                overCap[item.id] = .overSizeCap(policy.maxTotalSizeText ?? String(cap), keptBy: reasons[item.id]!)
                 total -= item.bytes
             }
         }
@@ -119,25 +176,27 @@ public enum Retention {
         var result = RetentionResult(keep: [], remove: [], warnings: warnings)
         for item in sorted {
             if let why = reasons[item.id], overCap[item.id] == nil {
-                result.keep.append(RetentionVerdict(item: item, reasons: why))
+                result.keep.append(RetentionVerdict(item: item, keptBecause: why, removedBecause: nil))
             } else {
-                result.remove.append(RetentionVerdict(item: item, reasons: [overCap[item.id] ?? "not kept by any rule"]))
+                result.remove.append(RetentionVerdict(item: item, keptBecause: [], removedBecause: overCap[item.id] ?? .notKept))
             }
         }
         return result
     }
 
     /// Applies one class's rules to its snapshots (newest first).
-    private static func applyRules(_ rules: RetentionRules, to members: [RetentionItem], zone: TimeZone, prefix: String,
-                                   add: (RetentionItem, String) -> Void) {
+    private static func applyRules(_ rules: RetentionRules, to members: [RetentionItem], zone: TimeZone, section: SnapshotKind?,
+                                   add: (RetentionItem, KeepReason) -> Void) {
         guard !members.isEmpty else { return }
         if let keepLast = rules.keepLast {
             let count = keepLast == .unlimited ? members.count : { if case .count(let n) = keepLast { return n } else { return 0 } }()
-            for item in members.prefix(count) { add(item, prefix + (keepLast == .unlimited ? "last (unlimited)" : "last \(count)")) }
+            for item in members.prefix(count) { add(item, KeepReason(rule: .last(keepLast), section: section)) }
         }
         if let within = rules.keepWithin, let newest = members.first {
             let cutoff = newest.time.addingTimeInterval(-within)
-            for item in members where item.time >= cutoff { add(item, prefix + "within \(rules.keepWithinText ?? DurationText.format(within))") }
+            for item in members where item.time >= cutoff {
+                add(item, KeepReason(rule: .within(rules.keepWithinText ?? DurationText.format(within)), section: section))
+            }
         }
         guard !rules.buckets.isEmpty else { return }
         var calendar = Calendar(identifier: .gregorian)
@@ -154,13 +213,13 @@ public enum Retention {
             for (item, key) in zip(members, keys) {
                 let value = key.value(for: bucket)
                 if seen.insert(value).inserted {
-                    add(item, prefix + "\(bucket.rawValue) \(value)")
+                    add(item, KeepReason(rule: .bucket(bucket, value), section: section))
                     remaining -= 1
                     if remaining == 0 { break }
                 }
             }
             if remaining > 0 && count != .unlimited, let oldest = members.last {
-                add(oldest, prefix + "oldest (fewer \(bucket.noun)s than keep_\(bucket.rawValue))")
+                add(oldest, KeepReason(rule: .oldest(bucket), section: section))
             }
         }
     }

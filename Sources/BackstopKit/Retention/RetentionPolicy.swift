@@ -61,26 +61,26 @@ public struct RetentionRules: Equatable, Sendable {
 /// buckets, and an optional size cap. See `policies/` for documented examples.
 public struct RetentionPolicy: Equatable, Sendable {
     /// Kinds the tool creates that a policy may give their own section (`[pre_migration]` ...).
-    public static let kindSections = ["pre-migration", "pre-restore", "pre-recover", "pre-down"]
+    public static let kindSections = SnapshotKind.taken
     static let ruleKeys = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within"]
 
     public var file: String
     /// Rules for `manual` snapshots, and for kinds that have no section of their own.
     public var regular: RetentionRules
     /// Rules per kind (`pre-migration` ...).
-    public var kinds: [String: RetentionRules]
+    public var kinds: [SnapshotKind: RetentionRules]
     public var timeZone: TimeZone
     public var maxTotalSize: Int64?
     public var maxTotalSizeText: String?
 
-    public init(file: String = "policy", regular: RetentionRules, kinds: [String: RetentionRules] = [:],
+    public init(file: String = "policy", regular: RetentionRules, kinds: [SnapshotKind: RetentionRules] = [:],
                 timeZone: TimeZone = TimeZone(identifier: "UTC")!, maxTotalSize: Int64? = nil, maxTotalSizeText: String? = nil) {
         self.file = file; self.regular = regular; self.kinds = kinds; self.timeZone = timeZone
         self.maxTotalSize = maxTotalSize; self.maxTotalSizeText = maxTotalSizeText
     }
 
     /// The rules that judge snapshots of `kind`.
-    public func rules(for kind: String) -> RetentionRules { kinds[kind] ?? regular }
+    public func rules(for kind: SnapshotKind) -> RetentionRules { kinds[kind] ?? regular }
 
     public static func load(path: String) throws -> RetentionPolicy {
         try parse(try TOMLDocument.load(path: path))
@@ -94,14 +94,14 @@ public struct RetentionPolicy: Equatable, Sendable {
         var policy = RetentionPolicy(file: file, regular: RetentionRules())
         for table in document.tables {
             var rules = RetentionRules()
-            let kind: String?
+            let kind: SnapshotKind?
             if table.name.isEmpty {
                 kind = nil
             } else {
-                let name = table.name.replacingOccurrences(of: "_", with: "-")
+                let name = SnapshotKind(rawValue: table.name.replacingOccurrences(of: "_", with: "-"))
                 guard kindSections.contains(name) else {
                     throw BackstopError.invalidInput("\(file):\(table.line): [\(table.name)]: unknown section; expected one of "
-                        + kindSections.map { "[\($0.replacingOccurrences(of: "-", with: "_"))]" }.joined(separator: ", "))
+                        + kindSections.map { "[\($0.rawValue.replacingOccurrences(of: "-", with: "_"))]" }.joined(separator: ", "))
                 }
                 kind = name
             }
@@ -120,7 +120,7 @@ public struct RetentionPolicy: Equatable, Sendable {
                         policy.maxTotalSize = bytes
                         policy.maxTotalSizeText = text
                     } catch let error as BackstopError {
-                        if case .invalidInput(let message) = error, !message.hasPrefix(file) { throw fail(entry.line, entry.key, message) }
+                        if case .invalidInput(let message, _) = error, !message.hasPrefix(file) { throw fail(entry.line, entry.key, message) }
                         throw error
                     }
                 case "keep_within":
@@ -142,7 +142,7 @@ public struct RetentionPolicy: Equatable, Sendable {
                     else { rules.buckets[CalendarBucket(rawValue: String(entry.key.dropFirst(5)))!] = count }
                 default:
                     let allowed = (kind == nil ? ["timezone", "max_total_size"] : []) + ruleKeys
-                    throw fail(entry.line, entry.key, "unknown key" + (kind.map { " in [\($0.replacingOccurrences(of: "-", with: "_"))]" } ?? "")
+                    throw fail(entry.line, entry.key, "unknown key" + (kind.map { " in [\($0.rawValue.replacingOccurrences(of: "-", with: "_"))]" } ?? "")
                                + "; expected one of " + allowed.joined(separator: ", "))
                 }
             }

@@ -49,7 +49,7 @@ final class PrivateCopy {
             let copy = try Database(path: path, mode: .readOnly)
             guard try copy.int("PRAGMA page_size") == Int64(pageSize) else {
                 throw BackstopError.refused("cannot rebuild the snapshot at the page size \(pageSize) the live database uses; nothing was changed",
-                                            hint: "restore it to a new file with --to")
+                                            remedy: .restoreToNewFileAnyPageSize)
             }
             database = copy
         } catch let error as SQLiteError where error.isDiskFull {

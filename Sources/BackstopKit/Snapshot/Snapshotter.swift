@@ -6,7 +6,7 @@ import Foundation
 
 /// What to snapshot and how.
 public struct SnapshotOptions: Sendable {
-    public var kind: String = "manual"
+    public var kind: SnapshotKind = .manual
     public var label: String?
     /// libdeflate compression level, 1 (fastest) to 12 (smallest).
     public var level: Int = Snapshotter.defaultLevel
@@ -20,8 +20,10 @@ public struct SnapshotOptions: Sendable {
     public var workers: Int = ImageCodec.defaultWorkers
     /// Run `PRAGMA quick_check` on the image as it is taken and record the result in the manifest.
     public var check = true
+    /// Receives what is worth telling the user (a lock taken over, a damaged newest snapshot).
+    public var notify: Notifier = { _ in }
 
-    public init(kind: String = "manual", label: String? = nil) {
+    public init(kind: SnapshotKind = .manual, label: String? = nil) {
         self.kind = kind
         self.label = label
     }
@@ -74,9 +76,10 @@ public enum Snapshotter {
         }
         let database = FileSystem.absolute(databasePath)
         try Database.checkIsSQLiteFile(database)
-        let lock = try store.lock(.shared, wait: options.lockWait)
+        let lock = try store.lock(.shared, wait: options.lockWait, notify: options.notify)
         defer { lock.release() }
-        store.removeStaleFiles()
+        let stale = store.removeStaleFiles()
+        if !stale.isEmpty { options.notify(.removedStaleFiles(stale, directory: store.path)) }
         return try takeLocked(database: database, store: store, options: options, progress: progress)
     }
 
@@ -90,12 +93,12 @@ public enum Snapshotter {
         defer { if source.isInTransaction { try? source.execute("ROLLBACK") } }
         let schemaVersion = try SchemaVersion.read(from: source)   // also starts the read transaction
         let takenAt = Date()
-        let journalMode = source.journalMode
+        let journalMode = try source.journalMode
         let deadline = Date().addingTimeInterval(max(options.lockWait, 5))
         let copyProgress = progress.map { p in { (done: Int64, total: Int64) in p(.copying, done, total) } }
 
         // With --if-changed, compare the image with the newest snapshot whose stored file is intact.
-        if options.ifChanged, let newest = try newestIntactSnapshot(of: database, in: store) {
+        if options.ifChanged, let newest = try newestIntactSnapshot(of: database, in: store, notify: options.notify) {
             let hasher = SHA256Hasher()
             _ = try ImageStream.stream(from: source, busyDeadline: deadline, progress: copyProgress) { hasher.update($0) }
             if hasher.finalizeHex() == newest.sha256 { return .unchanged(newest) }
@@ -130,7 +133,7 @@ public enum Snapshotter {
     /// Compresses a consistent image of `database` that `read` yields (`bytes` long) into the store and
     /// commits it. The caller holds the store's lock and keeps the image unchanged meanwhile.
     static func storeImage(bytes: Int64, read: ImageCodec.Reader, pageSize: Int, takenAt: Date, schemaVersion: Int64?,
-                           journalMode: String, check: ImageCheck?, of database: String, store: SnapshotStore,
+                           journalMode: JournalMode, check: ImageCheck?, of database: String, store: SnapshotStore,
                            options: SnapshotOptions, started: Date, progress: PhaseProgress?) throws -> Manifest {
         let file = try store.temporaryFile(for: "sqlite.gz")
         let digest = try ImageCodec.compress(
@@ -151,7 +154,7 @@ public enum Snapshotter {
     /// Commits a compressed snapshot: the data file under a fresh id (never replacing anything, and held
     /// locked so no cleanup takes it for an orphan), the next sequence number, then the manifest.
     static func commit(_ file: TemporaryFile, digest: ImageDigest, pageSize: Int, pageCount: Int, takenAt: Date,
-                       schemaVersion: Int64?, journalMode: String, check: ImageCheck?, of database: String,
+                       schemaVersion: Int64?, journalMode: JournalMode, check: ImageCheck?, of database: String,
                        store: SnapshotStore, options: SnapshotOptions, started: Date) throws -> Manifest {
         do { try file.sync() } catch let error as BackstopError { throw error.diskFull(in: store.path) }
         var id = Timestamp.compactID(takenAt)
@@ -190,12 +193,10 @@ public enum Snapshotter {
 
     /// The newest snapshot of `database` whose stored file still has its size and checksum. A damaged
     /// newest snapshot must never make `--if-changed` skip the only copy of the current state.
-    static func newestIntactSnapshot(of database: String, in store: SnapshotStore) throws -> Manifest? {
-        for manifest in try store.snapshots(ofDatabase: database).reversed() {
-            if Verifier.verify(manifest, in: store, deep: false).ok { return manifest }
-            Notice.post("the newest snapshot \(manifest.id) of \(database) is damaged (see 'backstop verify'); taking a new one")
-            return nil
-        }
+    static func newestIntactSnapshot(of database: String, in store: SnapshotStore, notify: Notifier) throws -> Manifest? {
+        guard let newest = try store.snapshots(ofDatabase: database).last else { return nil }
+        if Verifier.verify(newest, in: store, deep: false).ok { return newest }
+        notify(.damagedNewestSnapshot(id: newest.id, database: database))
         return nil
     }
 

@@ -20,7 +20,7 @@ final class RestoreTests: BackstopTestCase {
         XCTAssertEqual(try contentDigest(db), original)
         XCTAssertEqual(try Database(path: db, mode: .readOnly).integrityProblems(), [])
         let pre = try XCTUnwrap(report.preRestore)
-        XCTAssertEqual(pre.kind, "pre-restore")
+        XCTAssertEqual(pre.kind, .preRestore)
         XCTAssertEqual(pre.label, "before restoring \(manifest.id)")
 
         // Undo the restore.
@@ -42,7 +42,7 @@ final class RestoreTests: BackstopTestCase {
         try other.execute("INSERT INTO items(name) VALUES ('after restore')")
         XCTAssertEqual(try count(db), 501)
         XCTAssertEqual(try Database(path: db, mode: .readOnly).integrityProblems(), [])
-        XCTAssertEqual(try Database(path: db, mode: .readOnly).journalMode, "wal")
+        XCTAssertEqual(try Database(path: db, mode: .readOnly).journalMode, .wal)
     }
 
     func testRestoreIntoRollbackJournalDatabase() throws {
@@ -53,7 +53,7 @@ final class RestoreTests: BackstopTestCase {
         try execute(db, "DELETE FROM items")
         _ = try Restorer.restoreLive(manifest, store: store, database: db)
         XCTAssertEqual(try contentDigest(db), original)
-        XCTAssertEqual(try Database(path: db, mode: .readOnly).journalMode, "delete")
+        XCTAssertEqual(try Database(path: db, mode: .readOnly).journalMode, .delete)
     }
 
     func testSnapshotWithAnotherPageSizeRestoresIntoAWALDatabase() throws {
@@ -70,8 +70,8 @@ final class RestoreTests: BackstopTestCase {
         XCTAssertTrue(report.convertedPageSize)
         XCTAssertEqual(try contentDigest(db), original)
         let restored = try Database(path: db, mode: .readOnly)
-        XCTAssertEqual(restored.pageSize, 4096)
-        XCTAssertEqual(restored.journalMode, "wal")
+        XCTAssertEqual(try restored.pageSize, 4096)
+        XCTAssertEqual(try restored.journalMode, .wal)
         XCTAssertEqual(try restored.integrityProblems(), [])
     }
 

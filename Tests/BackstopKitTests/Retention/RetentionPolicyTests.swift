@@ -13,7 +13,7 @@ final class RetentionPolicyTests: BackstopTestCase {
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies").path
         for name in ["default.toml", "hourly-cron.toml", "compliance.toml"] {
             let loaded = try RetentionPolicy.load(path: folder + "/" + name)
-            XCTAssertNotNil(loaded.kinds["pre-migration"], name)
+            XCTAssertNotNil(loaded.kinds[.preMigration], name)
         }
     }
 
@@ -42,8 +42,8 @@ final class RetentionPolicyTests: BackstopTestCase {
         let p = try policy("keep_yearly = \"unlimited\"\ntimezone = \"Europe/Paris\"\n[pre_restore]\nkeep_within = \"7d\"\n")
         XCTAssertEqual(p.regular.buckets[.yearly], .unlimited)
         XCTAssertEqual(p.timeZone.identifier, "Europe/Paris")
-        XCTAssertEqual(p.kinds["pre-restore"]?.keepWithin, 7 * 86400)
-        XCTAssertEqual(p.rules(for: "pre-recover"), p.regular, "a kind without a section follows the regular rules")
+        XCTAssertEqual(p.kinds[.preRestore]?.keepWithin, 7 * 86400)
+        XCTAssertEqual(p.rules(for: .preRecover), p.regular, "a kind without a section follows the regular rules")
     }
 
     func testEachDatabaseIsJudgedSeparately() throws {
@@ -79,7 +79,7 @@ final class RetentionPolicyTests: BackstopTestCase {
             """, file: "p.toml"))
         let start = Date(timeIntervalSince1970: 1_767_225_600)
         let items = (0..<10_000).map { i in
-            RetentionItem(id: String(format: "%08d", i), time: start.addingTimeInterval(Double(i) * 3600), kind: i % 97 == 0 ? "pre-migration" : "manual")
+            RetentionItem(id: String(format: "%08d", i), time: start.addingTimeInterval(Double(i) * 3600), kind: i % 97 == 0 ? .preMigration : .manual)
         }
         let now = start.addingTimeInterval(10_000 * 3600)
         let first = Retention.apply(p, to: items, now: now)

@@ -4,7 +4,7 @@ import Foundation
 import XCTest
 
 final class SnapshotTests: BackstopTestCase {
-    func takeSnapshot(_ db: String, store: SnapshotStore, kind: String = "manual", label: String? = nil,
+    func takeSnapshot(_ db: String, store: SnapshotStore, kind: SnapshotKind = .manual, label: String? = nil,
                       ifChanged: Bool = false) throws -> SnapshotOutcome {
         var options = SnapshotOptions(kind: kind, label: label)
         options.ifChanged = ifChanged
@@ -18,7 +18,7 @@ final class SnapshotTests: BackstopTestCase {
 
         XCTAssertTrue(Manifest.isValidID(manifest.id))
         XCTAssertEqual(manifest.file, manifest.id + ".sqlite.gz")
-        XCTAssertEqual(manifest.kind, "manual")
+        XCTAssertEqual(manifest.kind, .manual)
         XCTAssertEqual(manifest.label, "before upgrade")
         XCTAssertEqual(manifest.database, db)
         XCTAssertEqual(manifest.pageSize, 4096)
@@ -80,7 +80,7 @@ final class SnapshotTests: BackstopTestCase {
         var s = stat()
         stat(path("shared"), &s)
         XCTAssertEqual(s.st_mode & 0o7777, 0o1777)
-        XCTAssertEqual(store.warnings, ["the store \(store.path) can be read by other users (mode 1777), and snapshots hold whole databases; make it private with: chmod 700 \(store.path)"])
+        XCTAssertEqual(store.modeReadableByOthers, 0o1777)
         // A store reached through a symbolic link: its target is not locked down either.
         mkdir(path("elsewhere"), 0o755)
         chmod(path("elsewhere"), 0o755)
@@ -89,7 +89,7 @@ final class SnapshotTests: BackstopTestCase {
         stat(path("elsewhere"), &s)
         XCTAssertEqual(s.st_mode & 0o7777, 0o755)
         // A store Backstop creates is private and draws no warning.
-        XCTAssertEqual(try SnapshotStore(path: path("new"), create: true).warnings, [])
+        XCTAssertNil(try SnapshotStore(path: path("new"), create: true).modeReadableByOthers)
     }
 
     func testMissingDatabaseIsAnErrorAndNothingIsCreated() throws {

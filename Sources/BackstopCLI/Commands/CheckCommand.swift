@@ -1,0 +1,71 @@
+import ArgumentParser
+import BackstopKit
+import Foundation
+
+extension Backstop {
+    struct CheckCommand: BackstopCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check",
+            abstract: "Check migrations for CI: exit non-zero on any problem.",
+            discussion: """
+            With only --dir, checks the folder itself (names, duplicate versions, markers, statements that
+            cannot run in a transaction) and needs no database. With a database, also checks drift; with
+            --postconditions, also runs the verify sections of the applied migrations against the live
+            database (read-only) and PRAGMA foreign_key_check, e.g. after a row-level recovery.
+
+            \(ExitStatus.helpTable)
+            """)
+
+        @OptionGroup var target: TargetOptions
+        @OptionGroup var migrations: MigrationsOptions
+        @OptionGroup var outputOptions: OutputOptions
+
+        @Flag(help: "Also run the applied migrations' verify sections and PRAGMA foreign_key_check against the database.")
+        var postconditions = false
+
+        @Option(help: ArgumentHelp("With --postconditions, only migrations from this version on. Default: all applied.", valueName: "version"))
+        var from: Int64?
+
+        func run(_ session: Session) throws {
+            let output = session.output
+            let resolved = try target.resolve(session, requireDatabase: postconditions, requireStore: false, migrations: migrations.dir)
+            let directory = try MigrationDirectory.load(path: resolved.migrations)
+            var status = MigrationStatus(currentVersion: nil, applied: [], pending: directory.files, problems: directory.problems)
+            var database: String?
+            var failures: [PostconditionFailure] = []
+            if !resolved.database.isEmpty {
+                let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
+                status = try migrator.status()
+                database = migrator.database
+                if postconditions { failures = try migrator.checkPostconditions(fromVersion: from) }
+            }
+            let ok = status.problems.isEmpty && failures.isEmpty
+            if output.json {
+                var object = StatusJSON(command: "check", status: status, database: database, directory: directory.path)
+                object.ok = ok
+                if postconditions {
+                    object.postconditionFailures = failures.map {
+                        .init(migration: $0.migration, line: $0.statement.line, statement: $0.statement.sql, rows: RowsJSON($0.rows))
+                    }
+                }
+                output.emit(object)
+            } else {
+                output.say("\(raw: String(directory.files.count)) migration file\(raw: directory.files.count == 1 ? "" : "s") in \(directory.path)"
+                           + (database.map { Line(", database \($0) at version \(MigrationWords.version(status.currentVersion))") } ?? ""))
+                output.say(MigrationWords.problems(status.problems))
+                if postconditions {
+                    if failures.isEmpty {
+                        output.say("Postconditions: every verify query of the applied migrations\(raw: from.map { " from \($0)" } ?? "") returns no rows; PRAGMA foreign_key_check is empty.")
+                    } else {
+                        print("Postconditions that fail now:")
+                        for failure in failures {
+                            let place = failure.migration.map { "\($0) line \(failure.statement.line)" } ?? "PRAGMA foreign_key_check"
+                            print(Line("  \(place): \(oneLine(failure.statement.sql))\n\(lines: failure.rows.describe())").text)
+                        }
+                    }
+                }
+            }
+            if !ok { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+        }
+    }
+}
