@@ -102,7 +102,7 @@ public enum Remedy: Sendable, Equatable {
 /// no flag or command; `remedy` says what to do next.
 public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// No snapshot matches the selection.
-    case snapshotNotFound(String, remedy: Remedy? = nil)
+    case snapshotNotFound(String, remedy: Remedy? = .listSnapshots)
     /// A snapshot failed verification (checksum, size, decompression or integrity check).
     case verificationFailed(id: String, reason: String)
     /// Another run holds the lock on a store or database.
@@ -181,7 +181,7 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
     /// What to do next, when there is something.
     public var remedy: Remedy? {
         switch self {
-        case .snapshotNotFound(_, let remedy): return remedy ?? .listSnapshots
+        case .snapshotNotFound(_, let remedy): return remedy
         case .verificationFailed: return .chooseAnotherSnapshot
         case .locked: return .waitForLock
         case .refused(_, let remedy), .checkFailed(_, let remedy), .invalidInput(_, let remedy): return remedy

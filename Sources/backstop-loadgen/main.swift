@@ -2,19 +2,31 @@ import BackstopKit
 import Foundation
 
 // backstop-loadgen: load and sample data for Backstop's tests, demo and benchmarks. Not installed.
-//
-//   backstop-loadgen writer   DB SECONDS [RATE]   commit one row at a time (RATE per second, 0 = flat out)
-//   backstop-loadgen generate DB BYTES            a realistic database (text, JSON, indexes) of about BYTES
-//   backstop-loadgen devchain DB                  the devchain example database at version 0027
+
+let usage = """
+    usage: backstop-loadgen COMMAND ARGUMENTS
+
+    Sample data and load for Backstop's tests, demo and benchmarks (not installed).
+
+      writer DB SECONDS [RATE]        commit one row at a time (RATE per second, 0 = flat out)
+      generate DB BYTES               a realistic database (text, JSON, indexes) of about BYTES (e.g. 1GiB)
+      devchain DB [SCALE]             the devchain example database at version 0027
+      hold DB open|read|write         hold a connection, a read or a write transaction until stdin closes
+      readers DB SECONDS INTERVAL TIMEOUT
+                                      read every INTERVAL seconds, each with a busy timeout; count failures
+      crash-mid-write DB              die with SIGKILL in the middle of a transaction (leaves a hot journal)
+    """
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data(("backstop-loadgen: " + message + "\n").utf8))
-    exit(1)
+    exit(2)
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-guard let command = arguments.first else {
-    fail("usage: backstop-loadgen (writer DB SECONDS [RATE] | generate DB BYTES | devchain DB)")
+guard let command = arguments.first else { fail(usage) }
+if ["-h", "--help", "help"].contains(command) {
+    print(usage)
+    exit(0)
 }
 
 do {
@@ -29,9 +41,20 @@ do {
     case "devchain":
         guard arguments.count >= 2 else { fail("usage: devchain DB [SCALE]") }
         try DevchainSample.create(at: arguments[1], scale: arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1)
+    case "hold":
+        guard arguments.count == 3, let mode = Holder.Mode(rawValue: arguments[2]) else { fail("usage: hold DB open|read|write") }
+        try Holder.hold(arguments[1], mode: mode)
+    case "readers":
+        guard arguments.count == 5, let seconds = Double(arguments[2]), let interval = Double(arguments[3]),
+              let timeout = Double(arguments[4]) else { fail("usage: readers DB SECONDS INTERVAL TIMEOUT") }
+        try Holder.readers(arguments[1], seconds: seconds, interval: interval, timeout: timeout)
+    case "crash-mid-write":
+        guard arguments.count == 2 else { fail("usage: crash-mid-write DB") }
+        try Holder.crashMidWrite(arguments[1])
     default:
-        fail("unknown command \(command)")
+        fail("unknown command \(command)\n\(usage)")
     }
 } catch {
-    fail("\(error)")
+    FileHandle.standardError.write(Data(("backstop-loadgen: \(error)\n").utf8))
+    exit(1)
 }

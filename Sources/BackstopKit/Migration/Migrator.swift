@@ -119,8 +119,10 @@ public final class Migrator {
         var pending = status.pending
         if let target = options.target {
             if let current = status.currentVersion, target < current {
+                let store = FileSystem.isDirectory(storePath) ? try openStore() : nil
+                let back = try store.flatMap { try Rollback.nearestVersion(atOrBelow: target, database: database, store: $0) }
                 throw BackstopError.refused("the database is at version \(current), past the target \(target); migrations only go forward",
-                                            remedy: .goBack(version: target))
+                                            remedy: back.map { .rollback(version: $0) } ?? .listSnapshots)
             }
             if !directory.files.contains(where: { $0.version == target }) && target != status.currentVersion {
                 throw BackstopError.invalidInput("there is no migration \(target) in \(directory.path)")
@@ -155,6 +157,7 @@ public final class Migrator {
             snapshotOptions.notify = options.notify
             snapshot = try Snapshotter.take(database: self.database, store: store, options: snapshotOptions,
                                             progress: options.snapshotProgress).manifest
+            Fault.point("migrate.after-snapshot")
             return snapshot?.id
         }
         try? store.record(JournalEntry(action: .migrate, database: database, safetySnapshot: snapshot?.id,
@@ -238,6 +241,7 @@ public final class Migrator {
             try db.inWriteTransaction {
                 let result = try body()
                 events?(.checkingForeignKeys)
+                Fault.point("migrate.before-commit")
                 let violations = try Checks.run(SQLStatement(sql: "PRAGMA foreign_key_check", line: 0), on: db)
                 if !violations.isEmpty {
                     throw MigrationFailure(

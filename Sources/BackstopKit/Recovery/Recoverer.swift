@@ -183,6 +183,8 @@ public enum Recoverer {
             throw BackstopError.invalidInput("the condition cannot be used: \(error.message). Nothing was changed.")
         }
 
+        Fault.point("recover.after-predicate")
+
         // 2. The live database, under Backstop's lock, with the snapshot attached read-only.
         let lock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { lock.release() }

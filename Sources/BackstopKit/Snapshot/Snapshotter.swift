@@ -80,7 +80,11 @@ public enum Snapshotter {
         defer { lock.release() }
         let stale = store.removeStaleFiles()
         if !stale.isEmpty { options.notify(.removedStaleFiles(stale, directory: store.path)) }
-        return try takeLocked(database: database, store: store, options: options, progress: progress)
+        let outcome = try takeLocked(database: database, store: store, options: options, progress: progress)
+        if case .created(let manifest) = outcome, options.kind == .manual {
+            try? store.record(JournalEntry(action: .snapshot, database: database, snapshot: manifest.id, details: manifest.label))
+        }
+        return outcome
     }
 
     /// Takes a snapshot while the caller already holds the store's lock.
