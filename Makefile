@@ -8,15 +8,20 @@ LOADGEN      = .build/$(CONFIG)/backstop-loadgen
 # Debian packages the build needs (C libraries linked as system-library targets), plus the
 # sqlite3 and gzip programs that the tests and the demo use to check Backstop's files.
 DEB_PACKAGES       = libsqlite3-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config sqlite3 gzip
+# Tools the tests drive Backstop with: a wrong clock (faketime).
+TEST_PACKAGES      = faketime
 # Extra tools the benchmark compares against.
 BENCH_PACKAGES     = pigz time
 
-.PHONY: all deps bench-deps build build-debug test demo bench install clean
+.PHONY: all deps test-deps bench-deps build build-debug test demo bench install clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh $(DEB_PACKAGES)
+
+test-deps: deps
+	@./scripts/install-deps.sh $(TEST_PACKAGES)
 
 bench-deps: deps
 	@./scripts/install-deps.sh $(BENCH_PACKAGES)
@@ -27,7 +32,7 @@ build: deps
 build-debug: deps
 	$(SWIFT) build
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 

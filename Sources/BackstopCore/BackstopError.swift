@@ -24,7 +24,9 @@ public enum Remedy: Sendable, Equatable {
     /// Run as the file's owner, or restore to a new path.
     case runAsOwner
     /// Stop what uses the file, or restore into it as a live database.
-    case stopUserOrRestoreLive(database: String)
+    case stopUserOrRestoreLive(database: String, snapshot: String)
+    /// Stop what uses the file, or restore to another path.
+    case stopUserOrChooseAnotherPath
     /// Restore anyway a snapshot of a database that failed SQLite's check.
     case allowFailedCheck
     /// Copy rows from a snapshot of another database on purpose.
@@ -53,8 +55,8 @@ public enum Remedy: Sendable, Equatable {
     case chooseMigrationsFolder
     /// Say which database (the configuration names these).
     case chooseDatabase(configured: [String])
-    /// Free some space on that disk.
-    case freeSpace
+    /// Free some space on the disk holding this path (a snapshot store's: pruning frees some).
+    case freeSpace(path: String, store: Bool)
     /// Remove the file only Backstop should create, and find out who planted it.
     case removeUnsafeFile(String)
     /// Rebuild the snapshot into a new file (its page size differs from the live database's).
@@ -74,7 +76,8 @@ public enum Remedy: Sendable, Equatable {
         case .chooseAnotherPathOrReplace: return "choose another path, or allow replacing the file"
         case .removeSideFiles(let paths): return "if no process uses the database, remove \(paths.joined(separator: " ")); or restore to another path"
         case .runAsOwner: return "restore as the file's owner, or to a new path"
-        case .stopUserOrRestoreLive(let database): return "stop what uses \(database) first, or restore into it as a live database"
+        case .stopUserOrRestoreLive(let database, let id): return "stop what uses \(database) first, or restore snapshot \(id) into it as a live database"
+        case .stopUserOrChooseAnotherPath: return "stop what uses the file first, or restore to another path"
         case .allowFailedCheck: return "choose an earlier snapshot, or restore this one explicitly if this damaged copy is the best there is"
         case .allowOtherDatabase: return "allow a snapshot of another database explicitly if its rows really belong here"
         case .runAgain: return "run again to see what it would do now"
@@ -89,7 +92,8 @@ public enum Remedy: Sendable, Equatable {
         case .waitForGuard: return "wait until the guard's rows are gone (for example, stop the running sessions), or run despite the guard"
         case .chooseMigrationsFolder: return "say which migrations folder to use"
         case .chooseDatabase: return "say which database to use"
-        case .freeSpace: return "free some space (for example by pruning old snapshots) and try again"
+        case .freeSpace(let path, let store):
+            return "free some space on the disk holding \(path)\(store ? " (pruning old snapshots frees some)" : "") and try again"
         case .removeUnsafeFile(let path): return "remove \(path) (only Backstop should create it), find out who planted it, and try again"
         case .restoreToNewFileAnyPageSize: return "restore it to a new file"
         case .adopt(let old, let new): return "adopt the snapshots of \(old) as those of \(new)"
@@ -113,6 +117,9 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
     case invalidInput(String, remedy: Remedy? = nil)
     /// A file operation failed.
     case io(operation: String, path: String, errno: Int32)
+    /// The disk holding `path` (a folder) filled up while `doing` ("writing the snapshot"); `outcome` says
+    /// what was left as it was ("no snapshot was stored").
+    case diskFull(path: String, doing: String, outcome: String, store: Bool)
     /// A failed check (guard, precondition, postcondition, drift ...). Nothing was changed.
     case checkFailed(String, remedy: Remedy?)
     /// A snapshot that was listed is gone (pruned meanwhile): not found, never "corrupt".
@@ -135,7 +142,7 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
 
     public var kind: FailureKind {
         switch self {
-        case .failed, .io: return .failure
+        case .failed, .io, .diskFull: return .failure
         case .snapshotNotFound, .snapshotGone: return .notFound
         case .verificationFailed: return .verification
         case .locked: return .locked
@@ -160,6 +167,8 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
             var text = "cannot \(operation) \(path): \(String(cString: strerror(code)))"
             if code == ENOSPC || code == EDQUOT { text += " (the disk is full)" }
             return text
+        case .diskFull(let path, let doing, let outcome, _):
+            return "the disk holding \(path) is full: \(doing) failed; \(outcome)"
         case .snapshotGone(let id, let file):
             return "snapshot \(id) is gone: its data file \(file) was removed (pruned?) while this run read the store"
         case .ambiguousID(let id, let matches):
@@ -185,7 +194,8 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
         case .verificationFailed: return .chooseAnotherSnapshot
         case .locked: return .waitForLock
         case .refused(_, let remedy), .checkFailed(_, let remedy), .invalidInput(_, let remedy): return remedy
-        case .io(_, _, let code) where code == ENOSPC || code == EDQUOT: return .freeSpace
+        case .io(_, let path, let code) where code == ENOSPC || code == EDQUOT: return .freeSpace(path: path, store: false)
+        case .diskFull(let path, _, _, let store): return .freeSpace(path: path, store: store)
         case .unsafeFile(let path, _): return .removeUnsafeFile(path)
         case .noDatabase(let configured): return .chooseDatabase(configured: configured)
         case .noMigrationsFolder: return .chooseMigrationsFolder
@@ -198,6 +208,15 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
 }
 
 extension BackstopError {
+    /// True for a file operation that failed because its disk (or the user's quota) is full.
+    public var isDiskFull: Bool {
+        switch self {
+        case .diskFull: return true
+        case .io(_, _, let code): return code == ENOSPC || code == EDQUOT
+        default: return false
+        }
+    }
+
     /// Wraps the current `errno` for a failed file operation.
     public static func posix(_ operation: String, _ path: String) -> BackstopError {
         .io(operation: operation, path: path, errno: errno)

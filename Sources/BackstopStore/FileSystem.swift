@@ -339,8 +339,11 @@ extension FileSystem {
                 return stat("/proc/\(pid)/fd/\(fd)", &info) == 0 && info.st_dev == target.st_dev && info.st_ino == target.st_ino
             }
             if holds {
-                let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?
-                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+                // The program's name from its command line (comm is cut at 15 bytes).
+                let argv0 = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")))
+                    .map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }.map { ($0 as NSString).lastPathComponent }
+                let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                let command = argv0.flatMap { $0.isEmpty ? nil : $0 } ?? comm ?? "?"
                 found.append("pid \(pid) (\(command))")
             }
         }

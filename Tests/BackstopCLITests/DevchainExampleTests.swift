@@ -44,11 +44,15 @@ final class DevchainExampleTests: BackstopTestCase {
         XCTAssertGreaterThan(profiles - families, 50, "the sample has profiles to merge")
         XCTAssertGreaterThan(agentsToRepoint, 50, "the sample has agents to re-point")
 
-        // Rehearsal, then the real run.
-        let rehearsal = try json(backstop(["migrate", "--dry-run", "--json"])) as! [String: Any]
+        // Rehearsal, then the real run. The rehearsal changes nothing: the digest taken before it holds after it.
+        let beforeRehearsal = try contentDigest(db)
+        let rehearsed = try backstop(["migrate", "--dry-run", "--json"])
+        XCTAssertEqual(rehearsed.status, 0, rehearsed.stderr)
+        let rehearsal = try json(rehearsed) as! [String: Any]
         let rehearsedSteps = rehearsal["steps"] as! [[String: Any]]
         XCTAssertEqual(rehearsedSteps.map { $0["version"] as! Int }, [28, 29, 30])
-        XCTAssertEqual(try contentDigest(db), try contentDigest(db))
+        XCTAssertEqual(try contentDigest(db), beforeRehearsal, "the rehearsal changed the database")
+        XCTAssertEqual(try listed().count, 0, "the rehearsal stored a snapshot")
         let migrated = try json(backstop(["migrate", "--yes", "--json"])) as! [String: Any]
         let steps = migrated["steps"] as! [[String: Any]]
         XCTAssertEqual(steps.map { $0["version"] as! Int }, [28, 29, 30])
@@ -66,7 +70,8 @@ final class DevchainExampleTests: BackstopTestCase {
             WHERE p.provider_id IS NOT NULL AND a.provider_config_id IS NULL
             """), 0)
         // Agents re-pointed: compare with the pre-migration snapshot.
-        _ = try backstop(["restore", snapshot["id"] as! String, "--to", "before.db"])
+        let copied = try backstop(["restore", snapshot["id"] as! String, "--to", "before.db"])
+        XCTAssertEqual(copied.status, 0, copied.stderr)
         try after.execute("ATTACH DATABASE '\(path("before.db"))' AS before")
         XCTAssertEqual(try after.int("SELECT count(*) FROM agents a JOIN before.agents b ON b.id = a.id WHERE a.profile_id != b.profile_id"),
                        agentsToRepoint)

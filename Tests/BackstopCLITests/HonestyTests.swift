@@ -37,7 +37,7 @@ final class HonestyTests: BackstopTestCase {
         defer { _ = try? run("/bin/umount", [mount]) }
         XCTAssertEqual(try backstop(["snapshot", "--db", "app.db", "--store", "ro/store", "-q"]).status, 0)
         // A full disk: deep verification writes nothing.
-        _ = try run("/bin/sh", ["-c", "cat /dev/zero > \(mount)/filler 2>/dev/null; true"])
+        XCTAssertEqual(try run("/bin/sh", ["-c", "cat /dev/zero > \(mount)/filler 2>/dev/null; true"]).status, 0)
         let full = try backstop(["verify", "--db", "app.db", "--store", "ro/store", "--deep"])
         XCTAssertEqual(full.status, 0, full.stdout + full.stderr)
         unlink(mount + "/filler")
@@ -122,6 +122,7 @@ final class HonestyTests: BackstopTestCase {
         let check = try XCTUnwrap(snapshot["check"] as? [String: Any])
         XCTAssertEqual(check["ok"] as? Bool, false)
         let list = try backstop(["list", "--db", "app.db"])
+        XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertTrue(list.stdout.contains("FAILED"), list.stdout)
         let verify = try backstop(["verify", "--db", "app.db"])
         XCTAssertEqual(verify.status, 0, verify.stdout)

@@ -123,6 +123,7 @@ final class MigrateCommandTests: BackstopTestCase {
         XCTAssertEqual(history[0]["rows_changed"] as? Int, 2)
         let snapshotID = try XCTUnwrap(history[0]["snapshot_id"] as? String)
         let table = try backstop(["history", "--db", "app.db"])
+        XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains(snapshotID), table.stdout)
         XCTAssertTrue(table.stdout.contains("Undo the last run with: backstop rollback --db \(path("app.db")) --store \(path("app.db.backstop"))"), table.stdout)
 

@@ -23,7 +23,7 @@ final class SecurityTests: BackstopTestCase {
 
     func testASymlinkPlantedWhereTheDatabaseLockBelongsIsRefusedAndItsTargetUntouched() throws {
         try makeDatabase(rows: 20)
-        let id = try backstop(["snapshot", "--db", "app.db"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try takeSnapshot()
         let target = try victim()
         XCTAssertEqual(symlink(target, path("app.db-backstop.lock")), 0)
         let before = try contentDigest(path("app.db"))
@@ -69,9 +69,9 @@ final class SecurityTests: BackstopTestCase {
     func testAnExistingLockFileOrStoreKeepsItsModeAndASharedStoreKeepsItsStickyBit() throws {
         try makeDatabase(rows: 20)
         mkdir(path("shared"), 0o777)
-        chmod(path("shared"), 0o1777)
-        FileManager.default.createFile(atPath: path("app.db-backstop.lock"), contents: nil)
-        chmod(path("app.db-backstop.lock"), 0o640)
+        XCTAssertEqual(chmod(path("shared"), 0o1777), 0)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path("app.db-backstop.lock"), contents: nil))
+        XCTAssertEqual(chmod(path("app.db-backstop.lock"), 0o640), 0)
         let snapshot = try backstop(["snapshot", "--db", "app.db", "--store", "shared"])
         XCTAssertEqual(snapshot.status, 0, snapshot.stderr)
         XCTAssertTrue(snapshot.stderr.contains("warning: the store \(path("shared")) can be read by other users (mode 1777), and snapshots hold whole databases; make it private with: chmod 700 \(path("shared"))"), snapshot.stderr)
@@ -90,7 +90,7 @@ final class SecurityTests: BackstopTestCase {
     func testControlCharactersInLabelsNotesAndPathsArePrintedEscaped() throws {
         try makeDatabase(rows: 20)
         let hostile = "\u{1B}]0;owned\u{07}\u{1B}[2J\nFAKE-ROW  2099-01-01  manual\u{202E}"
-        let id = try backstop(["snapshot", "--db", "app.db", "--label", hostile]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try takeSnapshot("app.db", ["--label", hostile])
         XCTAssertEqual(try backstop(["pin", id, "--db", "app.db", "--note", "ticket\r\n\u{1B}[31m42", "-q"]).status, 0)
         for command in [["list", "--db", "app.db"], ["show", id, "--db", "app.db"], ["journal", "--db", "app.db"]] {
             let out = try backstop(command)
@@ -101,6 +101,7 @@ final class SecurityTests: BackstopTestCase {
             XCTAssertTrue(out.stdout.contains("\\e]0;owned\\x07\\e[2J\\nFAKE-ROW"), "\(command): \(out.stdout)")
         }
         let list = try backstop(["list", "--db", "app.db"])
+        XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertTrue(list.stdout.contains("yes (ticket\\r\\n\\e[31m42)"), list.stdout)
         // JSON keeps the exact text (escaped the JSON way).
         XCTAssertEqual(try listed(["--db", "app.db"]).first?["label"] as? String, hostile)
@@ -108,7 +109,7 @@ final class SecurityTests: BackstopTestCase {
 
     func testASnapshotDataFileThatIsAFIFOOrALinkToADeviceIsRefusedWithoutHanging() throws {
         try makeDatabase(rows: 20)
-        let id = try backstop(["snapshot", "--db", "app.db"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try takeSnapshot()
         let data = path("app.db.backstop/\(id).sqlite.gz")
         unlink(data)
         XCTAssertEqual(mkfifo(data, 0o600), 0)
@@ -126,7 +127,7 @@ final class SecurityTests: BackstopTestCase {
 
     func testAForgedManifestCannotMakeDecompressionFillTheDisk() throws {
         try makeDatabase(rows: 20)
-        let id = try backstop(["snapshot", "--db", "app.db"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try takeSnapshot()
         // A gzip bomb: 512 MiB of zeros in about half a megabyte, described by a manifest that says 4 KiB.
         let bomb = path("app.db.backstop/\(id).sqlite.gz")
         let gzip = try run("/bin/sh", ["-c", "head -c 536870912 /dev/zero | gzip -9 > \(bomb)"])

@@ -95,7 +95,7 @@ final class SnapshotCommandTests: BackstopTestCase {
 
     func testRestoreByTimeIntoTheLiveDatabaseSaysWhichSnapshotItPicked() throws {
         try makeDatabase(rows: 100)
-        let first = try backstop(["snapshot", "--db", "app.db"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let first = try takeSnapshot()
         try execute(path("app.db"), "DELETE FROM items WHERE id > 10")
         XCTAssertEqual(try backstop(["snapshot", "--db", "app.db", "-q"]).status, 0)
         let firstTime = try XCTUnwrap(Timestamp.parseRFC3339(try SnapshotStore(path: path("app.db.backstop"), create: false).snapshot(id: first).createdAt))

@@ -36,7 +36,8 @@ final class SupportScenarioTests: BackstopTestCase {
         let survivor = try Database(path: path("devchain.db"), mode: .readOnly)
             .int("SELECT id FROM agent_profiles WHERE project_id = 1 AND family_slug = 'planner'")
         // The agents that 0029 moved from the lost profile to the survivor.
-        _ = try backstop(["restore", snapshot, "--to", "before.db"])
+        let copied = try backstop(["restore", snapshot, "--to", "before.db"])
+        XCTAssertEqual(copied.status, 0, copied.stderr)
         let moved = try Database(path: path("before.db"), mode: .readOnly).int("SELECT count(*) FROM agents WHERE profile_id = ?1", [.integer(Int64(profile))])
         XCTAssertGreaterThan(moved, 0)
 

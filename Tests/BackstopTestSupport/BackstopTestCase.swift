@@ -84,16 +84,28 @@ open class BackstopTestCase: XCTestCase {
     public static var loadgenPath: String { (productsDirectory as NSString).appendingPathComponent("backstop-loadgen") }
 
     public struct RunResult {
+        /// The exit status (-1 when a signal ended the program).
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// The signal that ended the program, or 0 when it exited.
+        public var signal: Int32 = 0
     }
 
-    /// Runs the `backstop` binary in this test's folder and waits for it.
-    @discardableResult
+    /// Runs the `backstop` binary in this test's folder and waits for it. The result must be looked at.
     public func backstop(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
                          file: StaticString = #filePath, line: UInt = #line) throws -> RunResult {
         try run(BackstopTestCase.backstopPath, arguments, environment: environment, stdin: stdin)
+    }
+
+    /// Takes a snapshot with `backstop snapshot --db DB ARGS`, checks that it succeeded, and returns its id.
+    public func takeSnapshot(_ db: String = "app.db", _ arguments: [String] = [], environment: [String: String] = [:],
+                             file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try backstop(["snapshot", "--db", db] + arguments, environment: environment)
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        let id = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(Manifest.isValidID(id), "not a snapshot id: \(result.stdout)", file: file, line: line)
+        return id
     }
 
     /// Runs a program in this test's folder, with a clean Backstop environment, and waits for it.
@@ -109,8 +121,9 @@ open class BackstopTestCase: XCTestCase {
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         let stdout = outData.wait { $0 }
         process.waitUntilExit()
-        return RunResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+        let signaled = process.terminationReason == .uncaughtSignal
+        return RunResult(status: signaled ? -1 : process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self), signal: signaled ? process.terminationStatus : 0)
     }
 
     /// Starts a program in this test's folder with pipes for its output; the caller waits or kills.

@@ -20,6 +20,9 @@ public final class Child {
         posix_spawn_file_actions_addopen(&actions, 0, stdinPath ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else is inherited: a pipe of another child's (a holder's standard input) left open in
+        // this one would keep that child from ever seeing its end.
+        Child.closeOnExecEverything()
         var env = ProcessInfo.processInfo.environment
         for key in ["BACKSTOP_DB", "BACKSTOP_STORE", "NO_COLOR", "BACKSTOP_FAULT"] { env.removeValue(forKey: key) }
         env.merge(environment) { $1 }
@@ -31,6 +34,16 @@ public final class Child {
         let code = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
         guard code == 0 else { throw BackstopError.io(operation: "start", path: executable, errno: code) }
         self.pid = pid
+    }
+
+    /// Marks every descriptor of the test process above standard error close-on-exec.
+    static func closeOnExecEverything() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            guard let fd = Int32(name), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// Waits until the process stops (a `:stop` fault point) or exits; true when it stopped.

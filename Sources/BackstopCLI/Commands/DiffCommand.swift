@@ -32,7 +32,7 @@ extension Backstop {
         @Option(help: ArgumentHelp("Only this table, listing its rows.", valueName: "table"))
         var table: String?
 
-        @Option(help: ArgumentHelp("With --table, list at most this many rows of each sort. Default: 1000.", valueName: "n"))
+        @Option(help: ArgumentHelp("With --table, list at most this many rows of each sort.", valueName: "n"))
         var limit: Int = 1000
 
         func validate() throws {

@@ -37,7 +37,7 @@ extension Backstop {
         @Flag(help: "Do not take a pre-migration snapshot. You give up the way back if the result is wrong.")
         var noSnapshot = false
 
-        @Option(help: ArgumentHelp("Compression level of the pre-migration snapshot, 1 to 12. Default: \(Snapshotter.defaultLevel).", valueName: "n"))
+        @Option(help: ArgumentHelp("Compression level of the pre-migration snapshot, 1 to 12.", valueName: "n"))
         var level: Int = Snapshotter.defaultLevel
 
         @Flag(help: "Run even though an applied migration's file changed since (or accept the edit with 'backstop repair').")

@@ -22,9 +22,9 @@ extension Backstop {
             func run(_ session: Session) throws {
                 let policy = try RetentionPolicy.load(path: file)
                 let output = session.output
-                if output.json { output.emit(PolicyCheckJSON(file: policy.file, ok: true, words: policy.words)); return }
+                if output.json { output.emit(PolicyCheckJSON(file: policy.file, ok: true, words: PolicyWords.policy(policy))); return }
                 output.say("\(policy.file) is valid.\n")
-                output.say("\(lines: policy.words)")
+                output.say("\(lines: PolicyWords.policy(policy))")
             }
         }
 
@@ -99,10 +99,10 @@ extension Backstop {
             @Option(name: .customLong("for"), help: ArgumentHelp("How long to simulate, e.g. 400d.", valueName: "duration"))
             var span: String
 
-            @Option(help: ArgumentHelp("The size of one snapshot in the store. Default: 1GB.", valueName: "size"))
+            @Option(help: ArgumentHelp("The size of one snapshot in the store.", valueName: "size"))
             var size: String = "1GB"
 
-            @Option(help: ArgumentHelp("The kind of the simulated snapshots. Default: manual.", valueName: "kind"))
+            @Option(help: ArgumentHelp("The kind of the simulated snapshots.", valueName: "kind"))
             var kind: String = "manual"
 
             func validate() throws {

@@ -55,7 +55,7 @@ extension Backstop {
         @Flag(help: "With --to, replace an existing file (never one another process has open).")
         var force = false
 
-        @Option(help: ArgumentHelp("Compression level of the pre-restore snapshot, 1 to 12. Default: 1 (fastest; restores happen in a hurry).", valueName: "n"))
+        @Option(help: ArgumentHelp("Compression level of the pre-restore snapshot, 1 to 12 (fastest by default: restores happen in a hurry).", valueName: "n"))
         var level: Int = 1
 
         @Flag(help: "Restore a snapshot of a database that failed SQLite's check when it was taken.")

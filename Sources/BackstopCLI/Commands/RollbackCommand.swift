@@ -27,7 +27,7 @@ extension Backstop {
         @Option(help: ArgumentHelp("Go back to the state at this version. Default: undo the last run.", valueName: "version"))
         var to: Int64?
 
-        @Option(help: ArgumentHelp("Compression level of the pre-restore snapshot, 1 to 12. Default: 1.", valueName: "n"))
+        @Option(help: ArgumentHelp("Compression level of the pre-restore snapshot, 1 to 12.", valueName: "n"))
         var level: Int = 1
 
         func validate() throws { try LevelValidation.check(level) }

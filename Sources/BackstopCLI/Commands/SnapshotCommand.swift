@@ -27,7 +27,7 @@ extension Backstop {
         @Option(help: ArgumentHelp("A label to remember the snapshot by. Default: none.", valueName: "text"))
         var label: String?
 
-        @Option(help: ArgumentHelp("Compression level, 1 (fastest) to 12 (smallest). Default: \(Snapshotter.defaultLevel).", valueName: "n"))
+        @Option(help: ArgumentHelp("Compression level, 1 (fastest) to 12 (smallest).", valueName: "n"))
         var level: Int = Snapshotter.defaultLevel
 
         @Flag(help: "Store nothing (and exit 0) when the database has not changed since its newest intact snapshot.")

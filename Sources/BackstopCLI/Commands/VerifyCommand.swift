@@ -63,6 +63,7 @@ extension Backstop {
             }
             var results: [VerificationResult] = []
             for manifest in manifests {
+                Fault.point("verify.before-snapshot")
                 let bar = output.progress("verify \(manifest.id)")
                 let result = Verifier.verify(manifest, in: store, deep: deep, progress: bar?.handler)
                 bar?.finish()

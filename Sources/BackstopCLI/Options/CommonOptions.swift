@@ -17,7 +17,7 @@ struct OutputOptions: ParsableArguments {
 struct LockOptions: ParsableArguments {
     static let maximum: Double = 86_400
 
-    @Option(help: ArgumentHelp("Seconds to wait for a store or database locked by another run or connection before giving up with exit status 5. Default: 30.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds to wait for a store or database locked by another run or connection before giving up with exit status 5.", valueName: "seconds"))
     var lockWait: Double = 30
 
     func validate() throws {

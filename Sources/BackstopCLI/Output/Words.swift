@@ -40,8 +40,11 @@ enum Words {
         case .removeSideFiles(let paths):
             return "if no process uses the database, remove them (rm -- \(paths.map(shellQuoted).joined(separator: " "))); or restore to another path"
         case .runAsOwner: return "run the restore as the file's owner, or restore to a new path"
-        case .stopUserOrRestoreLive(let database):
-            return "stop it first, or restore into it as a live database with: backstop restore ID --db \(shellQuoted(database))"
+        case .stopUserOrRestoreLive(let database, let id):
+            var live = context
+            live.database = database
+            return "stop it first, or restore into it as a live database with: \(live.command("restore", [id]))"
+        case .stopUserOrChooseAnotherPath: return "stop it first, or restore to another path"
         case .allowFailedCheck: return "pick an earlier snapshot with 'backstop list', or add --allow-failed-check if this damaged copy is the best there is"
         case .allowOtherDatabase: return "add --other-database if you really mean to copy its rows into this database"
         case .runAgain: return "run the command again to see the new plan"
@@ -60,7 +63,8 @@ enum Words {
         case .chooseMigrationsFolder: return "give --dir, or set migrations in backstop.toml"
         case .chooseDatabase(let names):
             return "give --db PATH, set BACKSTOP_DB, or set db in backstop.toml" + (names.isEmpty ? "" : " (or choose one with --database: \(names.joined(separator: ", ")))")
-        case .freeSpace: return "free some space (for example with 'backstop prune') and run the command again"
+        case .freeSpace(let path, let store):
+            return "free some space on the disk holding \(path) (df -h \(shellQuoted(path)))\(store ? "; 'backstop prune' removes old snapshots" : ""), then run the command again"
         case .removeUnsafeFile(let path): return "remove it (rm -- \(shellQuoted(path))): only Backstop should create it; find out who planted it, then run the command again"
         case .restoreToNewFileAnyPageSize: return "restore it to a new file with --to"
         case .adopt(let old, let new):
@@ -90,7 +94,10 @@ enum Words {
             return ("the database is locked by another connection (\(error.message)); nothing was changed",
                     remedy(.waitForLock, context), .locked)
         case let error as SQLiteError where error.isDiskFull:
-            return ("SQLite: \(error.description) (the disk is full)", remedy(.freeSpace, context), .failure)
+            // A full disk SQLite met while writing the database: its transaction was rolled back.
+            let folder = context.database.map { ($0 as NSString).deletingLastPathComponent } ?? "."
+            return ("the disk holding \(folder) is full (SQLite: \(error.message)); the change was rolled back",
+                    remedy(.freeSpace(path: folder, store: false), context), .failure)
         case let error as SQLiteError:
             return ("SQLite: \(error.description)", nil, .failure)
         default:

@@ -238,7 +238,7 @@ public final class Migrator {
     static func inRunTransaction<T>(_ db: Database, versionBefore: Int64?, rehearsal: Bool,
                                     events: ((MigrationEvent) -> Void)?, _ body: () throws -> T) throws -> T {
         try db.withoutForeignKeyEnforcement {
-            try db.inWriteTransaction {
+            let committed = try db.inWriteTransaction {
                 let result = try body()
                 events?(.checkingForeignKeys)
                 Fault.point("migrate.before-commit")
@@ -251,6 +251,8 @@ public final class Migrator {
                 }
                 return result
             }
+            if !rehearsal { Fault.point("migrate.after-commit") }
+            return committed
         }
     }
 

@@ -64,6 +64,9 @@ public enum Restorer {
                                options: RestoreOptions = RestoreOptions(), confirm: ((SelectedSnapshot) throws -> Void)? = nil,
                                progress: PhaseProgress? = nil) throws -> (SelectedSnapshot, RestoreReport) {
         let selected = try request.selection.resolve(in: store, database: FileSystem.absolute(database), kinds: request.kinds)
+        // What would refuse the restore anyway is said before anyone is asked to confirm it.
+        if path == nil { try refuseOtherDatabase(selected.manifest, store: store, database: FileSystem.absolute(database), options: options) }
+        try refuseFailedCheck(selected.manifest, options: options)
         try confirm?(selected)
         if let path {
             return (selected, try restoreToFile(selected.manifest, store: store, path: path, options: options, progress: progress))
@@ -97,11 +100,7 @@ public enum Restorer {
         let started = Date()
         let database = FileSystem.absolute(databasePath)
         try Database.checkIsSQLiteFile(database)
-        if try !store.belongs(manifest, to: database) && !options.allowOtherDatabase {
-            throw BackstopError.refused(
-                "snapshot \(manifest.id) is of \(manifest.database), not of \(database); nothing was changed",
-                remedy: .restoreToNewFile(snapshot: manifest.id))
-        }
+        try refuseOtherDatabase(manifest, store: store, database: database, options: options)
         try refuseFailedCheck(manifest, options: options)
         let databaseLock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { databaseLock.release() }
@@ -198,13 +197,14 @@ public enum Restorer {
             _ = try backup.step(pages: -1, busyDeadline: deadline)
             try backup.finish()
             committed = true
+            Fault.point("restore.after-commit")
             progress?(.restoring, total, total)
         } catch let error as SQLiteError where observer.lastError != nil {
             // The snapshot failed while the copy read it (a damaged block): the transaction is rolled back.
             throw BackstopError.verificationFailed(id: manifest.id, reason: "\(observer.lastError!) (\(error.message)); the restore was rolled back")
         } catch let error as SQLiteError where error.isDiskFull {
-            throw BackstopError.io(operation: "restore into (the restore was rolled back; the database is as it was)",
-                                   path: (database as NSString).deletingLastPathComponent, errno: ENOSPC)
+            throw BackstopError.diskFull(path: (database as NSString).deletingLastPathComponent, doing: "restoring into \(database)",
+                                         outcome: "the restore was rolled back and the database is as it was", store: false)
         } catch let error as SQLiteError where error.isBusy {
             throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy", waited: options.lockWait)
         }
@@ -230,8 +230,10 @@ public enum Restorer {
     /// Rollback journal: the backup's first step takes an EXCLUSIVE lock, and waiting for one holds
     /// SQLite's PENDING lock, which turns every new reader away. So the safety snapshot is taken while
     /// holding only a RESERVED lock (other writers wait, readers go on), and the EXCLUSIVE lock is then
-    /// tried in short attempts with nothing held in between; the database's change counter proves that no
-    /// write landed between the snapshot and the lock (if one did, the snapshot is taken again).
+    /// tried without waiting (PENDING is held for microseconds, never across a sleep), again and again
+    /// with nothing held in between, until the readers of the moment are done; the database's change
+    /// counter proves that no write landed between the snapshot and the lock (if one did, the snapshot is
+    /// taken again).
     private static func lockRollbackJournal(_ live: Database, from image: Database, database: String, store: SnapshotStore,
                                             preOptions: SnapshotOptions, deadline: Date,
                                             progress: PhaseProgress?) throws -> (Backup, Manifest) {
@@ -262,15 +264,19 @@ public enum Restorer {
                 }
             }
             try live.execute("ROLLBACK")
-            live.setBusyTimeout(0.25)
-            let backup = try Backup(from: image, to: live)
-            do {
-                _ = try backup.step(pages: 0, busyDeadline: Date().addingTimeInterval(0.25))
-            } catch let error as SQLiteError where error.isBusy {
-                try? backup.finish()        // releases PENDING: new readers get in
-                usleep(250_000)
-                continue
+            live.setBusyTimeout(0)
+            var backup: Backup?
+            while backup == nil && deadline.timeIntervalSinceNow > 0 {
+                let attempt = try Backup(from: image, to: live)
+                do {
+                    _ = try attempt.step(pages: 0, busyDeadline: .distantPast)
+                    backup = attempt
+                } catch let error as SQLiteError where error.isBusy {
+                    try? attempt.finish()   // releases PENDING at once: new readers get in
+                    usleep(5_000)
+                }
             }
+            guard let backup else { continue }
             if try changeCounter(live) == pre!.counter { return (backup, pre!.manifest) }
             try? backup.finish()            // a write landed in between: take the snapshot again
         }
@@ -282,6 +288,14 @@ public enum Restorer {
         var bytes = [UInt8](repeating: 0, count: 4)
         try bytes.withUnsafeMutableBytes { try db.readFile(into: $0, at: 24) }
         return bytes
+    }
+
+    static func refuseOtherDatabase(_ manifest: Manifest, store: SnapshotStore, database: String, options: RestoreOptions) throws {
+        if try !store.belongs(manifest, to: database) && !options.allowOtherDatabase {
+            throw BackstopError.refused(
+                "snapshot \(manifest.id) is of \(manifest.database), not of \(database); nothing was changed",
+                remedy: .restoreToNewFile(snapshot: manifest.id))
+        }
     }
 
     static func refuseFailedCheck(_ manifest: Manifest, options: RestoreOptions) throws {
@@ -331,7 +345,7 @@ public enum Restorer {
                 throw BackstopError.unsafeFile(path: target, reason: "it is not a regular file")
             }
             keep = info
-            try refuseIfInUse(target)
+            try refuseIfInUse(target, snapshot: manifest.id, livePossible: (try? store.belongs(manifest, to: target)) ?? false)
             settleSideFiles(target)
         }
         let sides = ["-wal", "-shm", "-journal"].filter { FileSystem.exists(target + $0) }
@@ -349,8 +363,8 @@ public enum Restorer {
                 write: { bytes in try FileSystem.writeAll(temporary.fd, bytes, path: temporary.path) },
                 progress: progress.map { p in { p(.decompressing, $0, $1) } })
         } catch let error as BackstopError {
-            if case .io(_, _, let code) = error, code == ENOSPC || code == EDQUOT {
-                throw BackstopError.io(operation: "write the restored database into", path: directory, errno: code)
+            if error.isDiskFull {
+                throw BackstopError.diskFull(path: directory, doing: "writing the restored database", outcome: "nothing was changed", store: false)
             }
             throw error
         }
@@ -394,7 +408,7 @@ public enum Restorer {
 
     /// Refuses to replace a database file that another process has open: one in a transaction (SQLite's
     /// own lock says so), or any process that holds it open (its descriptors, where the system shows them).
-    static func refuseIfInUse(_ target: String) throws {
+    static func refuseIfInUse(_ target: String, snapshot id: String, livePossible: Bool) throws {
         var users = FileSystem.processesHolding(target)
         if users.isEmpty, let db = try? Database(path: target, mode: .readWrite, busyTimeout: 0) {
             do {
@@ -406,7 +420,7 @@ public enum Restorer {
         }
         guard users.isEmpty else {
             throw BackstopError.refused("\(target) is in use (\(users.prefix(5).joined(separator: "; "))): replacing the file would leave that process writing a deleted copy; nothing was changed",
-                                        remedy: .stopUserOrRestoreLive(database: target))
+                                        remedy: livePossible ? .stopUserOrRestoreLive(database: target, snapshot: id) : .stopUserOrChooseAnotherPath)
         }
     }
 

@@ -24,6 +24,7 @@ public enum CalendarBucket: String, CaseIterable, Sendable {
         switch self { case .hourly: return "hour"; case .daily: return "day"; case .weekly: return "week"
         case .monthly: return "month"; case .yearly: return "year" }
     }
+
 }
 
 /// The keep rules for one class of snapshots (regular ones, or one kind's section).
@@ -42,19 +43,7 @@ public struct RetentionRules: Equatable, Sendable {
         (keepLast.map { !$0.isZero } ?? false) || buckets.values.contains { !$0.isZero } || (keepWithin ?? 0) > 0
     }
 
-    var isEmpty: Bool { keepLast == nil && buckets.isEmpty && keepWithin == nil }
-
-    /// The rules in words.
-    public var words: String {
-        var parts: [String] = []
-        if let keepLast { parts.append(keepLast == .unlimited ? "every snapshot" : "the last \(keepLast)") }
-        for bucket in CalendarBucket.allCases {
-            guard let count = buckets[bucket] else { continue }
-            parts.append(count == .unlimited ? "the newest of every \(bucket.noun)" : "the newest of each of the last \(count) \(bucket.noun)s")
-        }
-        if let keepWithinText { parts.append("everything within \(keepWithinText) of the newest snapshot") }
-        return parts.isEmpty ? "nothing by rule" : parts.joined(separator: "; ")
-    }
+    public var isEmpty: Bool { keepLast == nil && buckets.isEmpty && keepWithin == nil }
 }
 
 /// A retention policy: rules for regular snapshots, rules per snapshot kind, a time zone for calendar
@@ -70,6 +59,8 @@ public struct RetentionPolicy: Equatable, Sendable {
     /// Rules per kind (`pre-migration` ...).
     public var kinds: [SnapshotKind: RetentionRules]
     public var timeZone: TimeZone
+    /// The time zone as the policy names it ("UTC", "Europe/Paris").
+    public var timeZoneName: String = "UTC"
     public var maxTotalSize: Int64?
     public var maxTotalSizeText: String?
 
@@ -112,6 +103,7 @@ public struct RetentionPolicy: Equatable, Sendable {
                         throw fail(entry.line, entry.key, "unknown time zone \(entry.value.display); use an IANA name such as \"Europe/Paris\" or \"UTC\"")
                     }
                     policy.timeZone = zone
+                    policy.timeZoneName = name
                 case "max_total_size" where kind == nil:
                     guard case .string(let text) = entry.value else { throw fail(entry.line, entry.key, "must be a size in quotes, such as \"20GB\"") }
                     do {
@@ -161,22 +153,6 @@ public struct RetentionPolicy: Equatable, Sendable {
             throw BackstopError.invalidInput("\(file): the policy would remove every snapshot (every rule keeps zero); refusing it")
         }
         return policy
-    }
-
-    /// The policy in words, for `policy check`.
-    public var words: String {
-        var lines: [String] = []
-        let regularWords = regular.isEmpty ? "no rules: only the newest, pinned and future-dated ones are kept" : regular.words
-        lines.append("Regular snapshots (manual, and kinds without their own section): keep \(regularWords).")
-        for kind in kinds.keys.sorted() {
-            lines.append("\(kind) snapshots, judged on their own: keep \(kinds[kind]!.words).")
-        }
-        lines.append("Calendar buckets (hour, day, ISO week, month, year) are counted in \(timeZone.identifier); the newest snapshot of each bucket is the one kept.")
-        if let maxTotalSizeText {
-            lines.append("At most \(maxTotalSizeText) of snapshots per database: beyond that, the oldest snapshots not protected below are removed too.")
-        }
-        lines.append("Always kept: pinned snapshots, the newest snapshot of each database, snapshots dated in the future, and files that are not complete snapshots.")
-        return lines.joined(separator: "\n")
     }
 }
 

@@ -28,7 +28,7 @@ final class PrivateCopy {
             database = copy
         } catch let error as SQLiteError where error.isDiskFull {
             remove()
-            throw BackstopError.io(operation: "write a private copy into", path: directory, errno: ENOSPC)
+            throw BackstopError.diskFull(path: directory, doing: "writing a private copy", outcome: "nothing was changed", store: false)
         } catch {
             remove()
             throw error
@@ -54,7 +54,7 @@ final class PrivateCopy {
             database = copy
         } catch let error as SQLiteError where error.isDiskFull {
             remove()
-            throw BackstopError.io(operation: "write a private copy into", path: directory, errno: ENOSPC)
+            throw BackstopError.diskFull(path: directory, doing: "writing a private copy", outcome: "nothing was changed", store: false)
         } catch {
             remove()
             throw error

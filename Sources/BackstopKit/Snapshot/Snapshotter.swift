@@ -113,6 +113,7 @@ public enum Snapshotter {
         let write: ImageCodec.Writer = { bytes in
             do { try FileSystem.writeAll(file.fd, bytes, path: file.path) }
             catch let error as BackstopError { throw error.diskFull(in: store.path) }
+            Fault.point("snapshot.mid-write")
         }
         let streamed = try ImageStream.stream(from: source, busyDeadline: deadline, progress: copyProgress) { bytes in
             try compressor.append(bytes, write: write)
@@ -220,10 +221,8 @@ extension ImageCheck {
 extension BackstopError {
     /// An I/O error that is a full disk says where, so the message can say which disk to free.
     func diskFull(in directory: String) -> BackstopError {
-        if case .io(_, _, let code) = self, code == ENOSPC || code == EDQUOT {
-            return .io(operation: "write the snapshot into", path: directory, errno: code)
-        }
-        return self
+        guard isDiskFull, case .io = self else { return self }
+        return .diskFull(path: directory, doing: "writing the snapshot", outcome: "no snapshot was stored and the database was not touched", store: true)
     }
 }
 
