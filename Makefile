@@ -8,8 +8,9 @@ LOADGEN      = .build/$(CONFIG)/backstop-loadgen
 # Debian packages the build needs (C libraries linked as system-library targets), plus the
 # sqlite3 and gzip programs that the tests and the demo use to check Backstop's files.
 DEB_PACKAGES       = libsqlite3-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config sqlite3 gzip
-# Tools the tests drive Backstop with: a wrong clock (faketime).
-TEST_PACKAGES      = faketime
+# Tools the tests drive Backstop with: a wrong clock (faketime), a file system that loses what was
+# not flushed (FUSE, driven by Python in a private venv: Tests/tools).
+TEST_PACKAGES      = faketime fuse libfuse2 python3-venv
 # Extra tools the benchmark compares against.
 BENCH_PACKAGES     = pigz time
 
@@ -22,6 +23,7 @@ deps:
 
 test-deps: deps
 	@./scripts/install-deps.sh $(TEST_PACKAGES)
+	@./scripts/test-venv.sh
 
 bench-deps: deps
 	@./scripts/install-deps.sh $(BENCH_PACKAGES)

@@ -70,8 +70,10 @@ extension SnapshotStore {
         var line = try encoder.encode(entry)
         line.append(UInt8(ascii: "\n"))
         var fd = open(journalPath, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        var created = false
         if fd >= 0 {
             fchmod(fd, 0o600)
+            created = true
         } else if errno == EEXIST {
             fd = try FileSystem.openRegularFile(journalPath, flags: O_WRONLY | O_APPEND)
         } else {
@@ -80,6 +82,8 @@ extension SnapshotStore {
         defer { close(fd) }
         try FileSystem.writeAll(fd, line, path: journalPath)
         guard fsync(fd) == 0 else { throw BackstopError.posix("flush", journalPath) }
+        // A new file's name is durable once its folder is flushed.
+        if created { FileSystem.fsyncDirectory(path) }
     }
 
     /// The journal's entries, oldest first (lines that cannot be read, such as one cut by a crash, are skipped).
