@@ -1,9 +1,13 @@
 # Backstop: `make demo` and `make test` set everything up on a fresh machine.
 SWIFT       ?= swift
 PREFIX      ?= /usr/local
+DESTDIR     ?=
 CONFIG      ?= release
-BIN          = .build/$(CONFIG)/backstop
-LOADGEN      = .build/$(CONFIG)/backstop-loadgen
+BUILD        = .build/$(CONFIG)
+BIN          = $(BUILD)/backstop
+LOADGEN      = $(BUILD)/backstop-loadgen
+MANUAL_TOOL  = $(BUILD)/generate-manual
+DOCS         = .build/docs
 
 # Debian packages the build needs (C libraries linked as system-library targets), plus the
 # sqlite3 and gzip programs that the tests and the demo use to check Backstop's files.
@@ -14,12 +18,25 @@ TEST_PACKAGES      = faketime fuse libfuse2 python3-venv
 # Extra tools the benchmark compares against.
 BENCH_PACKAGES     = pigz time
 
-.PHONY: all deps test-deps bench-deps build build-debug test demo bench install clean
+# Where `make install` puts things (under $(DESTDIR)$(PREFIX)).
+BINDIR       = $(PREFIX)/bin
+MANDIR       = $(PREFIX)/share/man/man1
+BASHDIR      = $(PREFIX)/share/bash-completion/completions
+ZSHDIR       = $(PREFIX)/share/zsh/site-functions
+FISHDIR      = $(PREFIX)/share/fish/vendor_completions.d
+DATADIR      = $(PREFIX)/share/backstop
+
+.PHONY: all deps check-deps test-deps bench-deps build build-debug test demo bench docs install uninstall clean
 
 all: build
 
+# The only targets that install system packages (apt-get, as root): deps and the targets that
+# must work on a fresh machine (test, demo, bench). `make build` and `make install` only check.
 deps:
 	@./scripts/install-deps.sh $(DEB_PACKAGES)
+
+check-deps:
+	@./scripts/install-deps.sh --check $(DEB_PACKAGES)
 
 test-deps: deps
 	@./scripts/install-deps.sh $(TEST_PACKAGES)
@@ -28,26 +45,51 @@ test-deps: deps
 bench-deps: deps
 	@./scripts/install-deps.sh $(BENCH_PACKAGES)
 
-build: deps
+build: check-deps
 	$(SWIFT) build -c $(CONFIG)
 
-build-debug: deps
+build-debug: check-deps
 	$(SWIFT) build
 
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+	./Tests/tools/install-test.sh
 
-demo: build
+demo: deps
+	$(SWIFT) build -c $(CONFIG)
 	./examples/devchain/demo.sh $(BIN) $(LOADGEN)
 
 # make bench SIZE=256MiB for a quicker run; results go to bench/results/.
-bench: bench-deps build
+bench: bench-deps
+	$(SWIFT) build -c $(CONFIG)
 	./bench/run.sh $(BIN) $(LOADGEN) $(or $(SIZE),1GiB)
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/backstop
+# The man page (generated from the command definitions by swift-argument-parser's generate-manual)
+# and the shell completions (from the same definitions), into .build/docs.
+docs: build
+	$(SWIFT) build -c $(CONFIG) --product generate-manual
+	@mkdir -p $(DOCS)
+	$(MANUAL_TOOL) $(BIN) --output-directory $(DOCS) --date $$(date -u +%Y-%m-%d) --section 1
+	$(BIN) --generate-completion-script bash > $(DOCS)/backstop.bash
+	$(BIN) --generate-completion-script zsh > $(DOCS)/_backstop
+	$(BIN) --generate-completion-script fish > $(DOCS)/backstop.fish
+
+install: docs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR) $(DESTDIR)$(DATADIR)/policies
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/backstop
+	install -m 0644 $(DOCS)/backstop.1 $(DESTDIR)$(MANDIR)/backstop.1
+	install -m 0644 $(DOCS)/backstop.bash $(DESTDIR)$(BASHDIR)/backstop
+	install -m 0644 $(DOCS)/_backstop $(DESTDIR)$(ZSHDIR)/_backstop
+	install -m 0644 $(DOCS)/backstop.fish $(DESTDIR)$(FISHDIR)/backstop.fish
+	install -m 0644 policies/*.toml $(DESTDIR)$(DATADIR)/policies/
+	@echo "installed backstop in $(DESTDIR)$(BINDIR); try: man backstop"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/backstop $(DESTDIR)$(MANDIR)/backstop.1 $(DESTDIR)$(BASHDIR)/backstop \
+	      $(DESTDIR)$(ZSHDIR)/_backstop $(DESTDIR)$(FISHDIR)/backstop.fish
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/policies/,$(notdir $(wildcard policies/*.toml)))
+	-rmdir $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(DATADIR) 2>/dev/null
 
 clean:
 	rm -rf .build

@@ -48,7 +48,7 @@ public struct Backstop: ParsableCommand {
         guard let backstopCommand = command as? BackstopCommand else {
             do { var plain = command; try plain.run(); return ExitStatus.success.rawValue } catch { return reportParseError(error) }
         }
-        let session = Session(output: backstopCommand.outputOptions.output)
+        let session = backstopCommand.makeSession()
         do {
             try backstopCommand.run(session)
             return ExitStatus.success.rawValue

@@ -13,10 +13,11 @@ final class Session {
     func use(_ target: Target) {
         context = Context(database: target.database.isEmpty ? nil : target.database,
                           store: target.store.isEmpty ? nil : target.store, migrations: target.migrations,
-                          ignoreGuard: context.ignoreGuard)
+                          ignoreGuard: context.ignoreGuard, confirmed: context.confirmed)
     }
 
     func ignoringGuard(_ ignore: Bool) { context.ignoreGuard = ignore }
+    func confirming(_ yes: Bool) { context.confirmed = yes }
 
     /// Prints an error the way users should see it (and as JSON on stdout with --json, unless the command
     /// already printed its own document); returns its status.
@@ -44,11 +45,20 @@ protocol BackstopCommand: ParsableCommand {
     func run(_ session: Session) throws
 }
 
+/// A command that asks for confirmation (or takes --yes).
+protocol Confirming {
+    var confirmation: ConfirmOptions { get }
+}
+
 extension BackstopCommand {
-    func run() throws {
+    /// A session for running this command.
+    func makeSession() -> Session {
         let session = Session(output: outputOptions.output)
-        try run(session)
+        if let confirming = self as? Confirming { session.confirming(confirming.confirmation.yes) }
+        return session
     }
+
+    func run() throws { try run(makeSession()) }
 }
 
 /// Runs `body` for each target of --all: every database is attempted, failures are reported as they

@@ -45,8 +45,9 @@ public enum Remedy: Sendable, Equatable {
     case fixMigration(rehearsal: Bool)
     /// Going back is done by restoring a snapshot (or by down migrations) to this version.
     case goBack(version: Int64)
-    /// Restore is the primary way back to this version.
-    case rollback(version: Int64)
+    /// Restore is the primary way back: to `version`, the newest with a snapshot at or below `target`
+    /// (then forward to `target` with a migration, when they differ).
+    case rollback(version: Int64, target: Int64)
     /// Look at the migration status.
     case migrationStatus
     /// Wait until the guard's rows are gone, or run despite the guard.
@@ -87,7 +88,9 @@ public enum Remedy: Sendable, Equatable {
         case .renameOrSet(let table, let column): return "rename or remove the live row first, or give the recovered row another \(table).\(column)"
         case .fixMigration(let rehearsal): return rehearsal ? "fix the migration and rehearse again" : "fix the migration, rehearse it on a copy, then run it again"
         case .goBack(let version): return "go back to version \(version) by restoring its snapshot, or with down migrations"
-        case .rollback(let version): return "restore the snapshot taken at version \(version), the primary way back"
+        case .rollback(let version, let target):
+            return version == target ? "restore the snapshot taken at version \(version), the primary way back"
+                : "restore the snapshot taken at version \(version) (none was taken at \(target)), then migrate forward to \(target)"
         case .migrationStatus: return "look at the migration status"
         case .waitForGuard: return "wait until the guard's rows are gone (for example, stop the running sessions), or run despite the guard"
         case .chooseMigrationsFolder: return "say which migrations folder to use"

@@ -120,12 +120,13 @@ public enum Timestamp {
     /// time when no zone is given) or a relative one counted back from `now`: `2h`, `3d`, `90m`, `2h ago`.
     public static func parsePointInTime(_ text: String, now: Date = Date(), zone: TimeZone = .current) throws -> Date {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.lowercased() == "now" { return now }
         if let date = parseAbsolute(trimmed, defaultZone: zone) { return date }
         var relative = trimmed
         if relative.lowercased().hasSuffix(" ago") { relative = String(relative.dropLast(4)).trimmingCharacters(in: .whitespaces) }
         if let span = try? DurationText.parse(relative) { return now.addingTimeInterval(-span) }
         throw BackstopError.invalidInput(
-            "cannot read the time '\(text)': use RFC 3339 (2026-11-22T10:00:00Z), a local time (2026-11-22 10:00), or a time ago (2h, 3d)")
+            "cannot read the time '\(text)': use RFC 3339 (2026-11-22T10:00:00Z), a local time (2026-11-22 10:00), a time ago (2h, 3d), or now")
     }
 }
 

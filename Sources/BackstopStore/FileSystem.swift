@@ -71,8 +71,13 @@ public enum FileSystem {
             guard isDirectory(path) else { throw BackstopError.io(operation: "use as a folder", path: path, errno: ENOTDIR) }
             return false
         }
-        // mkdir applies the umask; 0700 is what was asked, on a folder this run just made.
-        chmod(path, 0o700)
+        // mkdir applies the umask; 0700 is what was asked, on a folder this run just made (never through
+        // a link someone put in its place meanwhile).
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 {
+            fchmod(fd, 0o700)
+            close(fd)
+        }
         fsyncDirectory((path as NSString).deletingLastPathComponent)
         return true
     }

@@ -27,8 +27,11 @@ public final class SnapshotStore: Sendable {
         self.path = FileSystem.absolute(path)
         if create {
             let parent = (self.path as NSString).deletingLastPathComponent
+            // Never the parents: a missing parent may be the mount point of a backup disk that is not
+            // mounted, and snapshots written there would fill the wrong disk.
             guard FileSystem.isDirectory(parent) else {
-                throw BackstopError.io(operation: "create the store", path: self.path, errno: ENOENT)
+                throw BackstopError.invalidInput(
+                    "cannot create the store \(self.path): its folder \(parent) does not exist (is its disk mounted?); Backstop creates the store but never the folders above it; nothing was changed")
             }
             try FileSystem.createPrivateDirectory(self.path)
         } else if !FileSystem.isDirectory(self.path) {
@@ -47,6 +50,9 @@ public final class SnapshotStore: Sendable {
 
     public func dataPath(_ manifest: Manifest) -> String { (path as NSString).appendingPathComponent(manifest.file) }
     public func manifestPath(id: String) -> String { (path as NSString).appendingPathComponent(Manifest.manifestName(for: id)) }
+    /// The store's own files besides snapshots.
+    public static let bookkeeping: Set<String> = ["lock", "sequence", "aliases.json", "journal.jsonl"]
+
     public var lockPath: String { (path as NSString).appendingPathComponent("lock") }
     public var sequencePath: String { (path as NSString).appendingPathComponent("sequence") }
 
@@ -62,7 +68,7 @@ public final class SnapshotStore: Sendable {
         let nameSet = Set(names)
         var snapshots: [Manifest] = []
         var problems: [Problem] = []
-        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
+        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") && !SnapshotStore.bookkeeping.contains(name) {
             let id = String(name.dropLast(5))
             guard Manifest.isValidID(id) else { problems.append(Problem(file: name, reason: "not a snapshot manifest name")); continue }
             do {

@@ -7,10 +7,6 @@ import XCTest
 /// system that loses everything not flushed (Tests/tools/powercut_fs.py, over FUSE). Unmounting is the
 /// power cut: the backing folder then holds what a disk would after losing power at that moment.
 final class DurabilityTests: BackstopTestCase {
-    /// The package's root folder (this file is Tests/BackstopCLITests/DurabilityTests.swift).
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
     /// A power-cut file system mounted at `mnt`, serving `disk`.
     final class PowerCutMount {
         let disk: String
@@ -24,14 +20,14 @@ final class DurabilityTests: BackstopTestCase {
         }
 
         func mount() throws {
-            let python = DurabilityTests.packageRoot + "/.build/test-venv/bin/python"
+            let python = BackstopTestCase.packageRoot + "/.build/test-venv/bin/python"
             guard FileManager.default.isExecutableFile(atPath: python) else {
                 XCTFail("the test tools are missing: run 'make test-deps' (or 'make test'), which installs them in .build/test-venv")
                 throw XCTSkip("no test venv")
             }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [DurabilityTests.packageRoot + "/Tests/tools/powercut_fs.py", disk, mountPoint]
+            process.arguments = [BackstopTestCase.packageRoot + "/Tests/tools/powercut_fs.py", disk, mountPoint]
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             self.process = process

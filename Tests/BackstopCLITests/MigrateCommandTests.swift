@@ -56,31 +56,6 @@ final class MigrateCommandTests: BackstopTestCase {
         XCTAssertFalse(try Database(path: path("app.db"), mode: .readOnly).tableExists("a"))
     }
 
-    func testKillDuringMigrateLeavesTheDatabaseBeforeOrAfterTheRunNeverInBetween() throws {
-        try heavyMigration()
-        let before = try contentDigest(path("app.db"))
-        var generator = SystemRandomNumberGenerator()
-        for round in 0..<6 {
-            let process = try start(BackstopTestCase.backstopPath, ["migrate", "--db", "app.db", "--yes", "--level", "1"])
-            usleep(UInt32.random(in: 50_000...UInt32(150_000 + round * 150_000), using: &generator))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            let db = try Database(path: path("app.db"), mode: .readOnly)
-            XCTAssertEqual(try db.integrityProblems(), [])
-            if try db.tableExists("big") {
-                XCTAssertEqual(try db.int("SELECT count(*) FROM big"), 300000)
-                XCTAssertEqual(try db.int("SELECT count(*) FROM backstop_migrations"), 1)
-                break
-            } else {
-                XCTAssertEqual(try contentDigest(path("app.db")), before, "round \(round): in between")
-            }
-        }
-        // Whatever happened, a final run converges.
-        XCTAssertEqual(try backstop(["migrate", "--db", "app.db", "--yes", "-q"]).status, 0)
-        XCTAssertEqual(try count(path("app.db"), "big"), 300000)
-        XCTAssertEqual(try backstop(["verify", "--db", "app.db", "--deep"]).status, 0)
-    }
-
     func testMigrateNeedsYesWithoutATerminalAndNoSnapshotSaysWhatItGivesUp() throws {
         try migration("0001_a.sql", "CREATE TABLE a(x);")
         let refused = try backstop(["migrate", "--db", "app.db"])

@@ -68,21 +68,22 @@ final class PruneCommandTests: BackstopTestCase {
 
     func testPruneWaitsForASnapshotBeingWrittenAndNeverTripsOverIt() throws {
         _ = try storeWithSnapshots(ages: [10 * 86400, 5 * 86400])
-        try makeDatabase("big.db", rows: 150_000)
+        try makeDatabase("big.db", rows: 50_000)
         _ = try writePolicy("keep_last = 1\n")
-        for _ in 0..<3 {
-            let writer = try start(BackstopTestCase.backstopPath, ["snapshot", "--db", "big.db", "--store", "app.db.backstop", "--level", "1"])
-            usleep(30_000)
-            let prune = try backstop(["prune", "--store", "app.db.backstop", "--policy", "policy.toml", "--lock-wait", "60"])
-            writer.waitUntilExit()
-            XCTAssertEqual(writer.terminationStatus, 0)
-            XCTAssertEqual(prune.status, 0, prune.stderr)
-        }
+        // A snapshot stopped in the middle of writing its data file holds the store (shared).
+        let writer = try backstopStopped(at: "snapshot.mid-write", ["snapshot", "--db", "big.db", "--store", "app.db.backstop", "--level", "1"])
+        let locked = try backstop(["prune", "--store", "app.db.backstop", "--policy", "policy.toml", "--lock-wait", "0.5"])
+        XCTAssertEqual(locked.status, 5, locked.stderr)
+        let prune = try spawnBackstop(["prune", "--store", "app.db.backstop", "--policy", "policy.toml", "--lock-wait", "60"])
+        writer.resume()
+        XCTAssertEqual(writer.wait().status, 0, writer.stderr)
+        XCTAssertEqual(prune.wait().status, 0, prune.stderr)
         let verify = try backstop(["verify", "--store", "app.db.backstop", "--deep"])
         XCTAssertEqual(verify.status, 0, verify.stdout)
         let store = try SnapshotStore(path: path("app.db.backstop"), create: false)
-        // Each database keeps its newest snapshot.
+        // Each database keeps its newest snapshot: the one being written was never judged half-written.
         XCTAssertEqual(Set(try store.scan().snapshots.map(\.database)), [path("app.db"), path("big.db")])
+        XCTAssertEqual(try store.scan().snapshots.count, 2)
     }
 
     func testPruneExitsLockedWhileAnotherRunHoldsTheStore() throws {
@@ -112,12 +113,11 @@ final class PruneCommandTests: BackstopTestCase {
     func testKillDuringPruneLeavesOnlyVerifyingSnapshotsAndPruneConverges() throws {
         _ = try storeWithSnapshots(ages: (1...40).map { Double($0) * 3600 })
         _ = try writePolicy("keep_last = 3\n")
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<4 {
-            let process = try start(BackstopTestCase.backstopPath, ["prune", "--db", "app.db", "--policy", "policy.toml", "-q"])
-            usleep(UInt32.random(in: 0...40_000, using: &generator))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        var remaining = 40
+        for removal in [1, 2, 5] {
+            try backstopKilled(at: "prune.after-remove@\(removal)", ["prune", "--db", "app.db", "--policy", "policy.toml", "-q"])
+            remaining -= removal
+            XCTAssertEqual(try listed(["--db", "app.db"]).count, remaining, "killed after removal \(removal)")
             XCTAssertEqual(try backstop(["verify", "--db", "app.db"]).status, 0)
         }
         XCTAssertEqual(try backstop(["prune", "--db", "app.db", "--policy", "policy.toml", "-q"]).status, 0)

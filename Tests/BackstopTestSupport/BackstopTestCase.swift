@@ -80,6 +80,16 @@ open class BackstopTestCase: XCTestCase {
         return url.deletingLastPathComponent().path
     }
 
+    /// The package's root folder (where README.md and Makefile are).
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        return FileManager.default.currentDirectoryPath
+    }()
+
     public static var backstopPath: String { (productsDirectory as NSString).appendingPathComponent("backstop") }
     public static var loadgenPath: String { (productsDirectory as NSString).appendingPathComponent("backstop-loadgen") }
 

@@ -56,4 +56,19 @@ if [[ -x "$here/support-demo.sh" ]]; then
     "$here/support-demo.sh" "$backstop" "$work"
 fi
 
+step "The cron side: what an hourly, a nightly and a weekly job run (quiet when all is well)"
+cat >> backstop.toml <<TOML
+policy = "$here/../../policies/hourly-cron.toml"
+TOML
+run cat backstop.toml
+echo "# hourly: a snapshot only when the database changed since the last one"
+run backstop snapshot --if-changed
+run backstop snapshot --if-changed
+echo "# nightly: retention, first as a dry run that gives each snapshot's reasons"
+run backstop prune --dry-run
+run backstop prune --quiet
+echo "# weekly: decompress every snapshot and run PRAGMA integrity_check on it"
+run backstop verify --deep
+run backstop journal
+
 step "Done. Everything is in $work"

@@ -12,7 +12,7 @@ run backstop migrate --yes --quiet
 # JSON from --json, read with the sqlite3 shell's JSON functions.
 backstop list --json > list.json
 snapshot=$(sqlite3 -batch :memory: \
-    "SELECT json_extract(value, '$.id') FROM json_each(readfile('list.json'))
+    "SELECT json_extract(value, '$.id') FROM json_each(readfile('list.json'), '$.snapshots')
      WHERE json_extract(value, '$.kind') = 'pre-migration' ORDER BY 1 DESC LIMIT 1")
 backstop diff "$snapshot" --table agent_profiles --json > diff.json
 profile=$(sqlite3 -batch :memory: \

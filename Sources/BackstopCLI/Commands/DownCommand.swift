@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct DownCommand: BackstopCommand {
+    struct DownCommand: BackstopCommand, Confirming {
         static let configuration = CommandConfiguration(
             commandName: "down",
             abstract: "Run down sections back to VERSION in one transaction (the secondary rollback path).",

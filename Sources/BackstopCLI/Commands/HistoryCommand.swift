@@ -32,7 +32,7 @@ extension Backstop {
             }
             output.say(table.render())
             if history.contains(where: { $0.kind == .migrate && $0.snapshotID != nil }) {
-                output.say("\nUndo the last run with: \(raw: session.context.command("rollback"))")
+                output.say("\nUndo the last run with: \(raw: session.context.command("rollback", migrations: true))")
             }
         }
     }

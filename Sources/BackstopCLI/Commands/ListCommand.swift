@@ -75,6 +75,15 @@ extension Backstop {
             for problem in problems {
                 output.note("not listed: \(problem.file): \(problem.reason)")
             }
+            // A database given that none of these snapshots are of (it moved, or the store is another's).
+            if !resolved.database.isEmpty, !snapshots.isEmpty {
+                let database = FileSystem.absolute(resolved.database)
+                if !identities.contains(database) {
+                    let (message, hint, _) = Words.error(try store.noSnapshots(of: database), session.context)
+                    output.note("note: \(message)")
+                    if let hint { output.note("hint: \(hint)") }
+                }
+            }
         }
     }
 }

@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct MigrateCommand: BackstopCommand {
+    struct MigrateCommand: BackstopCommand, Confirming {
         static let configuration = CommandConfiguration(
             commandName: "migrate",
             abstract: "Apply pending migrations, after a pre-migration snapshot, in one transaction.",
@@ -112,7 +112,7 @@ extension Backstop {
                 return
             }
             if let snapshot = report.snapshot {
-                output.say("Pre-migration snapshot \(snapshot.id) taken; undo this run with: \(raw: session.context.command("rollback", confirmation.yes ? ["--yes"] : [], migrations: true))")
+                output.say("Pre-migration snapshot \(snapshot.id) taken; undo this run with: \(raw: session.context.command("rollback", migrations: true, changes: true))")
             }
             output.say(MigrationWords.steps(report.steps))
             output.say("The database is now at version \(MigrationWords.version(report.plan.toVersion)) (\(raw: String(report.durationMs)) ms).")

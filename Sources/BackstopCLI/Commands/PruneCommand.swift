@@ -82,7 +82,7 @@ extension Backstop {
                 for (action, verdict) in verdicts {
                     let manifest = manifests[verdict.item.id]!
                     table.append([action, manifest.id, String(manifest.createdAt.prefix(19)).replacingOccurrences(of: "T", with: " "),
-                                  manifest.kind.rawValue, ByteCount.format(manifest.compressedBytes), verdict.reasons.joined(separator: ", ")])
+                                  manifest.kind.rawValue, ByteCount.format(manifest.compressedBytes), PolicyWords.reasons(verdict)])
                 }
                 output.say(table.render())
             }

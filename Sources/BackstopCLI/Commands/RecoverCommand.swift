@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct RecoverCommand: BackstopCommand {
+    struct RecoverCommand: BackstopCommand, Confirming {
         static let configuration = CommandConfiguration(
             commandName: "recover",
             abstract: "Bring back rows a snapshot holds and the live database lost, without rolling everything back.",
@@ -137,15 +137,17 @@ extension Backstop {
             if let pre = report.preRecover {
                 var context = session.context
                 context.database = plan.database
-                output.say("Pre-recover snapshot \(pre.id) taken; undo with: \(raw: context.command("restore", [pre.id], migrations: true))")
+                output.say("Pre-recover snapshot \(pre.id) taken; undo with: \(raw: context.command("restore", [pre.id], migrations: true, changes: true))")
             }
             if report.checksRun > 0 {
+                let n = report.checksRun
                 if report.checkFailures.isEmpty {
-                    output.say("Postconditions: the \(raw: String(report.checksRun)) verify quer\(raw: report.checksRun == 1 ? "y" : "ies") of the applied migrations return no rows\(raw: report.dryRun ? " with these rows in place" : "").")
+                    output.say("Postconditions hold: \(raw: String(n)) verify quer\(raw: n == 1 ? "y" : "ies") of the applied migrations return\(raw: n == 1 ? "s" : "") no rows with these rows in place.")
                 } else {
-                    output.say("Postconditions that fail with these rows in place:")
+                    let failed = report.checkFailures.count
+                    output.warn("\(raw: String(failed)) of \(raw: String(n)) verify quer\(raw: n == 1 ? "y" : "ies") of the applied migrations return\(raw: failed == 1 ? "s" : "") rows with these rows in place: the recovered rows break what \(raw: failed == 1 ? "that migration" : "those migrations") guarantee\(raw: failed == 1 ? "s" : "")\(raw: report.dryRun ? "" : " (undo with the command above, or fix the rows)")")
                     for failure in report.checkFailures {
-                        output.say("  \(failure.check.name) line \(String(failure.check.statement.line)): \(oneLine(failure.check.statement.sql))\n\(lines: failure.rows.describe())")
+                        output.note("  \(failure.check.name) line \(String(failure.check.statement.line)): \(oneLine(failure.check.statement.sql))\n\(lines: failure.rows.describe())")
                     }
                 }
             }

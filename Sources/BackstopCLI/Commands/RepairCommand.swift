@@ -36,7 +36,7 @@ extension Backstop {
             if repaired.isEmpty { output.say("Nothing to repair: every applied migration's file matches its recorded checksum."); return }
             output.say("Accepted the edits of \(raw: String(repaired.count)) applied migration\(raw: repaired.count == 1 ? "" : "s") (nothing was run):")
             for item in repaired {
-                output.say("  \(String(item.version))_\(item.name): checksum \(String(item.oldChecksum.prefix(12)))... -> \(String(item.newChecksum.prefix(12)))... (\(item.file))")
+                output.say("  \(item.displayName): checksum \(String(item.oldChecksum.prefix(12)))... -> \(String(item.newChecksum.prefix(12)))... (\(item.file))")
             }
         }
     }

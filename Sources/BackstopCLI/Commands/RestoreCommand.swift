@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct RestoreCommand: BackstopCommand {
+    struct RestoreCommand: BackstopCommand, Confirming {
         static let configuration = CommandConfiguration(
             commandName: "restore",
             abstract: "Restore a snapshot: point-in-time restore into the live database or a new file.",
@@ -102,7 +102,7 @@ extension Backstop {
                                                              confirm: { if id == nil { output.note("picked \(Words.selection($0))") } },
                                                              progress: bar?.handler)
                 bar?.finish()
-                RestoreCommand.emit(report, selected: selected, session: session, confirmedWithYes: confirmation.yes)
+                RestoreCommand.emit(report, selected: selected, session: session)
                 return
             }
             try Database.checkIsSQLiteFile(resolved.database)
@@ -120,21 +120,21 @@ extension Backstop {
                     output: output)
             }, progress: bar?.handler)
             bar?.finish()
-            RestoreCommand.emit(report, selected: selected, session: session, confirmedWithYes: confirmation.yes)
+            RestoreCommand.emit(report, selected: selected, session: session)
         }
 
         /// The command that undoes a live restore, with the flags this run used (so it works as printed).
-        static func undoCommand(_ report: RestoreReport, session: Session, confirmedWithYes: Bool) -> String? {
+        static func undoCommand(_ report: RestoreReport, session: Session) -> String? {
             guard let pre = report.preRestore else { return nil }
             var context = session.context
             context.database = report.target
-            return context.command("restore", [pre.id] + (confirmedWithYes ? ["--yes"] : []), migrations: true)
+            return context.command("restore", [pre.id], migrations: true, changes: true)
         }
 
-        static func emit(_ report: RestoreReport, selected: SelectedSnapshot?, session: Session, confirmedWithYes: Bool,
+        static func emit(_ report: RestoreReport, selected: SelectedSnapshot?, session: Session,
                          undoneRun: [Int64] = []) {
             let output = session.output
-            let undo = undoCommand(report, session: session, confirmedWithYes: confirmedWithYes)
+            let undo = undoCommand(report, session: session)
             if output.json {
                 let by: String
                 switch selected?.selection {

@@ -3,7 +3,7 @@ import BackstopKit
 import Foundation
 
 extension Backstop {
-    struct RollbackCommand: BackstopCommand {
+    struct RollbackCommand: BackstopCommand, Confirming {
         static let configuration = CommandConfiguration(
             commandName: "rollback",
             abstract: "Undo migration runs by restoring a pre-migration snapshot (the primary rollback path).",
@@ -61,7 +61,7 @@ extension Backstop {
                     """, question: "Roll back?", action: "a rollback replaces the live database's contents and", output: output)
             }, progress: bar?.handler)
             bar?.finish()
-            RestoreCommand.emit(report, selected: nil, session: session, confirmedWithYes: confirmation.yes, undoneRun: choice.undoneRun)
+            RestoreCommand.emit(report, selected: nil, session: session, undoneRun: choice.undoneRun)
         }
     }
 }

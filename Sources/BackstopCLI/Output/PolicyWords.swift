@@ -37,4 +37,28 @@ enum PolicyWords {
         lines.append("Always kept: pinned snapshots, the newest snapshot of each database, snapshots dated in the future, and files that are not complete snapshots.")
         return lines.joined(separator: "\n")
     }
+
+    /// Why a snapshot is kept or removed, for a table: a kind's section named once, and "oldest"
+    /// left out where the snapshot is its bucket's newest anyway (JSON keeps every reason).
+    static func reasons(_ verdict: RetentionVerdict) -> String {
+        if verdict.removedBecause != nil { return verdict.reasons.joined(separator: ", ") }
+        let buckets = Set(verdict.keptBecause.compactMap { reason -> CalendarBucket? in
+            if case .bucket(let bucket, _) = reason.rule { return bucket } else { return nil }
+        })
+        let shown = verdict.keptBecause.filter { reason in
+            if case .oldest(let bucket) = reason.rule { return !buckets.contains(bucket) } else { return true }
+        }
+        var parts: [String] = []
+        var section: SnapshotKind??
+        for reason in shown {
+            var text = reason.description
+            if let kind = reason.section, text.hasPrefix("\(kind): ") { text.removeFirst("\(kind): ".count) }
+            if section == nil || section! != reason.section {
+                section = .some(reason.section)
+                if let kind = reason.section { text = "\(kind): " + text }
+            }
+            parts.append(text)
+        }
+        return parts.joined(separator: ", ")
+    }
 }

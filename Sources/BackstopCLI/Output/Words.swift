@@ -8,10 +8,15 @@ struct Context: Sendable {
     var store: String?
     var migrations: String?
     var ignoreGuard = false
+    /// The run was confirmed in advance (--yes): suggested commands that change things are too, so that
+    /// they work as printed where nobody can be asked.
+    var confirmed = false
 
-    /// `backstop VERB ARGS --db DB --store STORE`, with every path quoted for the shell.
-    func command(_ verb: String, _ arguments: [String] = [], database: Bool = true, store: Bool = true, migrations: Bool = false) -> String {
-        var words = ["backstop", verb] + arguments
+    /// `backstop VERB ARGS --db DB --store STORE`, with every path quoted for the shell. `changes`: the
+    /// command changes a database, and carries --yes when this run did.
+    func command(_ verb: String, _ arguments: [String] = [], database: Bool = true, store: Bool = true, migrations: Bool = false,
+                 changes: Bool = false) -> String {
+        var words = ["backstop", verb] + arguments + (changes && confirmed ? ["--yes"] : [])
         if database, let db = self.database { words += ["--db", db] }
         if store, let st = self.store { words += ["--store", st] }
         if migrations, let dir = self.migrations, FileSystem.isDirectory(dir) { words += ["--dir", dir] }
@@ -43,7 +48,7 @@ enum Words {
         case .stopUserOrRestoreLive(let database, let id):
             var live = context
             live.database = database
-            return "stop it first, or restore into it as a live database with: \(live.command("restore", [id]))"
+            return "stop it first, or restore into it as a live database with: \(live.command("restore", [id], changes: true))"
         case .stopUserOrChooseAnotherPath: return "stop it first, or restore to another path"
         case .allowFailedCheck: return "pick an earlier snapshot with 'backstop list', or add --allow-failed-check if this damaged copy is the best there is"
         case .allowOtherDatabase: return "add --other-database if you really mean to copy its rows into this database"
@@ -56,8 +61,12 @@ enum Words {
         case .fixMigration(let rehearsal):
             return rehearsal ? "fix the migration and rehearse again with --dry-run"
                 : "fix the migration (rehearse with '\(context.command("migrate", ["--dry-run"], migrations: true))'), then run migrate again"
-        case .goBack(let version), .rollback(let version):
-            return "restore is the primary way back: \(context.command("rollback", ["--to", String(version)], migrations: true))"
+        case .goBack(let version):
+            return "restore is the primary way back: \(context.command("rollback", ["--to", String(version)], migrations: true, changes: true))"
+        case .rollback(let version, let target) where version == target:
+            return "restore is the primary way back: \(context.command("rollback", ["--to", String(version)], migrations: true, changes: true))"
+        case .rollback(let version, let target):
+            return "restore is the primary way back, to version \(version) (no snapshot was taken at \(target)): \(context.command("rollback", ["--to", String(version)], migrations: true, changes: true)); then forward to \(target): \(context.command("migrate", ["--to", String(target)], store: false, migrations: true, changes: true))"
         case .migrationStatus: return "see '\(context.command("status", store: false, migrations: true))'"
         case .waitForGuard: return "wait until these rows are gone (for example, stop the running sessions), or add --ignore-guard"
         case .chooseMigrationsFolder: return "give --dir, or set migrations in backstop.toml"

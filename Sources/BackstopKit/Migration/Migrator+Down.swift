@@ -33,7 +33,7 @@ extension Migrator {
             let store = FileSystem.isDirectory(storePath) ? try openStore() : nil
             let back = try store.flatMap { try Rollback.nearestVersion(atOrBelow: version, database: database, store: $0) }
             throw BackstopError.refused("cannot go down to \(version): " + lacking.joined(separator: ", ") + "; nothing was changed",
-                                        remedy: back.map { .rollback(version: $0) } ?? .listSnapshots)
+                                        remedy: back.map { .rollback(version: $0, target: version) } ?? .listSnapshots)
         }
         let plan = MigrationPlan(database: database, fromVersion: history.map(\.version).max(), migrations: files)
         guard !files.isEmpty else {

@@ -8,6 +8,8 @@ public struct RepairedMigration: Sendable, Equatable {
     public var version: Int64
     public var name: String
     public var file: String
+    /// The file's name without `.sql` ("0003_merge_profiles").
+    public var displayName: String { ((file as NSString).lastPathComponent as NSString).deletingPathExtension }
     public var oldChecksum: String
     public var newChecksum: String
 }
@@ -36,7 +38,7 @@ extension Migrator {
         }
         if !repaired.isEmpty {
             try? openStore().record(JournalEntry(action: .repair, database: database,
-                                                 details: "accepted edits of " + repaired.map { "\($0.version)_\($0.name)" }.joined(separator: ", ")))
+                                                 details: "accepted edits of " + repaired.map(\.displayName).joined(separator: ", ")))
         }
         return repaired
     }

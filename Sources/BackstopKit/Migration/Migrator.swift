@@ -122,7 +122,7 @@ public final class Migrator {
                 let store = FileSystem.isDirectory(storePath) ? try openStore() : nil
                 let back = try store.flatMap { try Rollback.nearestVersion(atOrBelow: target, database: database, store: $0) }
                 throw BackstopError.refused("the database is at version \(current), past the target \(target); migrations only go forward",
-                                            remedy: back.map { .rollback(version: $0) } ?? .listSnapshots)
+                                            remedy: back.map { .rollback(version: $0, target: target) } ?? .listSnapshots)
             }
             if !directory.files.contains(where: { $0.version == target }) && target != status.currentVersion {
                 throw BackstopError.invalidInput("there is no migration \(target) in \(directory.path)")

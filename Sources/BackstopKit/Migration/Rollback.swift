@@ -28,7 +28,7 @@ public enum Rollback {
                     message += ": the run that went past \(version) started at \(run.schemaVersion.map(String.init) ?? "no version") and applied \((run.migrations ?? []).map(String.init).joined(separator: ", ")) together"
                 }
                 let nearest = try store.flatMap { try nearestVersion(atOrBelow: version, database: database, store: $0) }
-                throw BackstopError.snapshotNotFound(message, remedy: nearest.map { .rollback(version: $0) } ?? .listSnapshots)
+                throw BackstopError.snapshotNotFound(message, remedy: nearest.map { .rollback(version: $0, target: version) } ?? .listSnapshots)
             }
             return RollbackChoice(manifest: pick, undoneRun: [], toVersion: version)
         }

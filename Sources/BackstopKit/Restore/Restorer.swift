@@ -81,8 +81,11 @@ public enum Restorer {
                                 progress: PhaseProgress? = nil) throws -> (RollbackChoice, RestoreReport) {
         let choice = try Rollback.select(database: database, store: store, toVersion: version)
         try confirm?(choice)
+        let undone = choice.undoneRun.isEmpty
+            ? "back to version \(choice.toVersion.map(String.init) ?? "none")"
+            : "undid the run that applied \(choice.undoneRun.map(String.init).joined(separator: ", "))"
         let report = try restoreLive(choice.manifest, store: store, database: database, options: options, progress: progress,
-                                     action: .rollback)
+                                     action: .rollback, details: "\(undone): restored the state of \(choice.manifest.createdAt)")
         return (choice, report)
     }
 
@@ -96,7 +99,8 @@ public enum Restorer {
     /// database either as it was or fully restored.
     public static func restoreLive(_ manifest: Manifest, store: SnapshotStore, database databasePath: String,
                                    options: RestoreOptions = RestoreOptions(),
-                                   progress: PhaseProgress? = nil, action: JournalEntry.Action = .restore) throws -> RestoreReport {
+                                   progress: PhaseProgress? = nil, action: JournalEntry.Action = .restore,
+                                   details: String? = nil) throws -> RestoreReport {
         let started = Date()
         let database = FileSystem.absolute(databasePath)
         try Database.checkIsSQLiteFile(database)
@@ -210,7 +214,7 @@ public enum Restorer {
         }
         if liveIsWAL { try? live.execute("PRAGMA wal_checkpoint(PASSIVE)") }
         try? store.record(JournalEntry(action: action, database: database, snapshot: manifest.id, safetySnapshot: pre.id,
-                                       details: "restored the state of \(manifest.createdAt)"))
+                                       details: details ?? "restored the state of \(manifest.createdAt)"))
         return RestoreReport(restored: manifest, preRestore: pre, target: database,
                              durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: converted != nil,
                              notes: notes)
