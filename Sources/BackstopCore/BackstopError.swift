@@ -162,8 +162,8 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
         case .verificationFailed(let id, let reason):
             return "snapshot \(id) failed verification: \(reason)"
         case .locked(let what, let holder, let waited):
-            let waitedText = waited > 0 ? " after waiting \(Int(waited.rounded()))s" : ""
-            return "\(what) is locked by another run (\(holder))\(waitedText). Nothing was changed."
+            let waitedText = waited >= 0.5 ? "waited \(Int(waited.rounded()))s, " : ""
+            return "\(what) is locked by \(holder); \(waitedText)nothing was changed"
         case .refused(let message, _), .checkFailed(let message, _), .invalidInput(let message, _), .failed(let message):
             return message
         case .io(let operation, let path, let code):

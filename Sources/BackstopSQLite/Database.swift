@@ -36,15 +36,19 @@ public final class Database {
         self.handle = db
         self.path = path
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, Int32(min(max(0, busyTimeout), 86_400) * 1000))
+        setBusyTimeout(busyTimeout)
     }
 
     deinit { sqlite3_close_v2(handle) }
 
     /// How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
     public func setBusyTimeout(_ seconds: TimeInterval) {
-        sqlite3_busy_timeout(handle, Int32(min(max(0, seconds), 86_400) * 1000))
+        busyTimeout = min(max(0, seconds), 86_400)
+        sqlite3_busy_timeout(handle, Int32(busyTimeout * 1000))
     }
+
+    /// The busy timeout in force, in seconds.
+    public private(set) var busyTimeout: TimeInterval = 0
 
     /// Checks that `path` is an existing, non-empty SQLite database, without creating anything.
     ///
@@ -154,7 +158,7 @@ public final class Database {
         do {
             try execute("BEGIN IMMEDIATE")
         } catch let error as SQLiteError where error.isBusy {
-            throw WriteLockBusy(path: path, error: error)
+            throw WriteLockBusy(path: path, error: error, waited: busyTimeout)
         }
         do {
             let result = try body()

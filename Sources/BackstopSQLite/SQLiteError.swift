@@ -167,5 +167,7 @@ public struct DatabaseFileError: Error, CustomStringConvertible, Sendable, Equat
 public struct WriteLockBusy: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var error: SQLiteError
+    /// How long the connection waited (its busy timeout).
+    public var waited: TimeInterval
     public var description: String { "\(path) is locked by another connection writing to it (\(error.message)); nothing was changed" }
 }

@@ -118,8 +118,8 @@ public final class FileLock {
 
     private static func describeHolder(fd: Int32) -> String {
         guard let record = readRecord(fd: fd), let pid = record.pid else {
-            return "a run that reads or writes snapshots"
+            return "another Backstop run that reads or writes it"
         }
-        return "pid \(pid), \(record.command), since \(record.since)"
+        return "another Backstop run (pid \(pid), \(record.command), since \(record.since))"
     }
 }

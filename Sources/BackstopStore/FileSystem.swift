@@ -333,6 +333,14 @@ public final class TemporaryFile {
 extension FileSystem {
     /// The processes (other than this one) that have `path` open, as "pid N (command)", where the system
     /// shows them (/proc on Linux: every process for root, one's own otherwise).
+    /// Who holds a busy database, in words: "another connection writing to it (open in pid 412 (gunicorn))".
+    public static func busyHolder(_ path: String, doing: String = "writing to it") -> String {
+        let users = processesHolding(path)
+        guard !users.isEmpty else { return "another connection \(doing)" }
+        let listed = users.prefix(3).joined(separator: ", ") + (users.count > 3 ? " and \(users.count - 3) more" : "")
+        return "another connection \(doing) (open in \(listed))"
+    }
+
     public static func processesHolding(_ path: String) -> [String] {
         var target = stat()
         guard stat(path, &target) == 0, let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }

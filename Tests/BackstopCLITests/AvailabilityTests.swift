@@ -38,7 +38,7 @@ final class AvailabilityTests: BackstopTestCase {
         XCTAssertGreaterThan(reads, 10)
         let ended = restore.wait()
         XCTAssertEqual(ended.status, 5, restore.stderr)
-        XCTAssertTrue(restore.stderr.contains("is locked by another run"), restore.stderr)
+        XCTAssertTrue(restore.stderr.contains("error: the database \(db) is locked by another connection reading or writing it (open in pid \(longReader.pid) (backstop-loadgen)); waited 3s, nothing was changed\nhint: wait for the other run to finish, or raise --lock-wait\n"), restore.stderr)
         XCTAssertEqual(try contentDigest(db), digest, "a restore that gave up changed nothing")
         longReader.release()
 
@@ -105,7 +105,7 @@ final class AvailabilityTests: BackstopTestCase {
         let writer = try hold(db, "write")
         let migrate = try backstop(["migrate", "--db", "app.db", "--yes", "--lock-wait", "1"])
         XCTAssertEqual(migrate.status, 5, migrate.stderr)
-        XCTAssertTrue(migrate.stderr.contains("nothing was changed") || migrate.stderr.contains("Nothing was changed"), migrate.stderr)
+        XCTAssertTrue(migrate.stderr.contains("error: the database \(db) is locked by another connection writing to it (open in pid \(writer.pid) (backstop-loadgen)); waited 1s, nothing was changed\n"), migrate.stderr)
         XCTAssertTrue(migrate.stderr.contains("hint: wait for the other run to finish, or raise --lock-wait"), migrate.stderr)
         writer.release()
         XCTAssertEqual(try contentDigest(db), digest)

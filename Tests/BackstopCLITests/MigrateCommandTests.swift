@@ -51,7 +51,8 @@ final class MigrateCommandTests: BackstopTestCase {
         try migration("0001_a.sql", "CREATE TABLE a(x);")
         let result = try backstop(["migrate", "--db", "app.db", "--yes", "--lock-wait", "0.5"])
         XCTAssertEqual(result.status, 5, result.stderr)
-        XCTAssertTrue(result.stderr.contains("the database \(path("app.db")) is locked by another run"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("error: the database \(path("app.db")) is locked by another Backstop run (pid \(getpid()), "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("; waited 1s, nothing was changed\n"), result.stderr)
         lock.release()
         XCTAssertFalse(try Database(path: path("app.db"), mode: .readOnly).tableExists("a"))
     }

@@ -155,7 +155,8 @@ final class SnapshotCommandTests: BackstopTestCase {
         let result = try backstop(["snapshot", "--db", "app.db", "--lock-wait", "1"])
         XCTAssertEqual(result.status, 5)
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 1)
-        XCTAssertTrue(result.stderr.contains("is locked by another run (pid \(getpid())"), result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("error: the snapshot store \(path("app.db.backstop")) is locked by another Backstop run (pid \(getpid()), "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("; waited 1s, nothing was changed\nhint: wait for the other run to finish, or raise --lock-wait\n"), result.stderr)
         held.release()
         XCTAssertEqual(try backstop(["snapshot", "--db", "app.db", "-q"]).status, 0)
     }

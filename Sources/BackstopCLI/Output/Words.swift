@@ -98,10 +98,12 @@ enum Words {
         case let error as DatabaseFileError:
             return (error.description, "check --db (or BACKSTOP_DB, or db in backstop.toml)", .failure)
         case let error as WriteLockBusy:
-            return (error.description, remedy(.waitForLock, context), .locked)
+            let locked = BackstopError.locked(what: "the database \(error.path)", holder: FileSystem.busyHolder(error.path), waited: error.waited)
+            return (locked.description, remedy(.waitForLock, context), .locked)
         case let error as SQLiteError where error.isBusy:
-            return ("the database is locked by another connection (\(error.message)); nothing was changed",
-                    remedy(.waitForLock, context), .locked)
+            let database = context.database.map { "the database \($0)" } ?? "the database"
+            let holder = context.database.map { FileSystem.busyHolder($0, doing: "using it") } ?? "another connection"
+            return (BackstopError.locked(what: database, holder: holder, waited: 0).description, remedy(.waitForLock, context), .locked)
         case let error as SQLiteError where error.isDiskFull:
             // A full disk SQLite met while writing the database: its transaction was rolled back.
             let folder = context.database.map { ($0 as NSString).deletingLastPathComponent } ?? "."

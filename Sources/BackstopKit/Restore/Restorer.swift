@@ -210,7 +210,7 @@ public enum Restorer {
             throw BackstopError.diskFull(path: (database as NSString).deletingLastPathComponent, doing: "restoring into \(database)",
                                          outcome: "the restore was rolled back and the database is as it was", store: false)
         } catch let error as SQLiteError where error.isBusy {
-            throw BackstopError.locked(what: "the database \(database)", holder: "another connection kept it busy", waited: options.lockWait)
+            throw BackstopError.locked(what: "the database \(database)", holder: FileSystem.busyHolder(database), waited: options.lockWait)
         }
         if liveIsWAL { try? live.execute("PRAGMA wal_checkpoint(PASSIVE)") }
         try? store.record(JournalEntry(action: action, database: database, snapshot: manifest.id, safetySnapshot: pre.id,
@@ -226,7 +226,7 @@ public enum Restorer {
         do {
             _ = try backup.step(pages: 0, busyDeadline: deadline)
         } catch let error as SQLiteError where error.isBusy {
-            throw BackstopError.locked(what: "the database \(database)", holder: "another connection is writing", waited: deadline.timeIntervalSinceNow)
+            throw BackstopError.locked(what: "the database \(database)", holder: FileSystem.busyHolder(database), waited: live.busyTimeout)
         }
         return backup
     }
@@ -248,7 +248,7 @@ public enum Restorer {
             guard remaining > 0 else {
                 if let stale = pre?.manifest { try? store.remove(stale) }
                 throw BackstopError.locked(what: "the database \(database)",
-                                           holder: "other connections kept reading or writing it", waited: preOptions.lockWait)
+                                           holder: FileSystem.busyHolder(database, doing: "reading or writing it"), waited: preOptions.lockWait)
             }
             live.setBusyTimeout(remaining)
             do {
