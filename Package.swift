@@ -55,6 +55,8 @@ let package = Package(
         .testTarget(name: "BackstopKitTests", dependencies: ["BackstopKit", "BackstopTestSupport"],
                     exclude: ["Retention/testdata"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCLI", "BackstopKit", "BackstopTestSupport"]),
+        // The C-facing layers on their own: connections, statements, errors, the backup API, the VFS.
+        .testTarget(name: "BackstopSQLiteTests", dependencies: ["BackstopSQLite", "BackstopCodec", "BackstopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

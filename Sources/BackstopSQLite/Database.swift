@@ -193,7 +193,7 @@ public final class Database {
     ///
     /// Related SQLite documentation: <https://www.sqlite.org/pragma.html#pragma_foreign_keys>
     public func withoutForeignKeyEnforcement<T>(_ body: () throws -> T) throws -> T {
-        let enforcing = (try? int("PRAGMA foreign_keys")) == 1
+        let enforcing = try int("PRAGMA foreign_keys") == 1
         try execute("PRAGMA foreign_keys = OFF")
         defer { if enforcing { try? execute("PRAGMA foreign_keys = ON") } }
         return try body()

@@ -52,15 +52,4 @@ public enum SQLiteValue: Hashable, Sendable, CustomStringConvertible {
         }
     }
     public var isNull: Bool { if case .null = self { return true }; return false }
-
-    /// A JSON-compatible representation: numbers, strings, null; BLOBs as `{"blob_hex": "..."}`.
-    public var jsonObject: Any {
-        switch self {
-        case .null: return NSNull()
-        case .integer(let v): return v
-        case .real(let v): return v
-        case .text(let v): return v
-        case .blob(let v): return ["blob_hex": v.map { String(format: "%02x", $0) }.joined()]
-        }
-    }
 }

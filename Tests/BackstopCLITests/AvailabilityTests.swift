@@ -82,7 +82,7 @@ final class AvailabilityTests: BackstopTestCase {
 
     func testAHotJournalLeftByACrashedAppDoesNotStopSnapshotsOrStatus() throws {
         let db = try makeDatabase(rows: 2000, journalMode: "delete")
-        mkdir(path("migrations"), 0o755)
+        try writeMigration("0001_t.sql", "CREATE TABLE t(x);\n")
         let crash = try run(BackstopTestCase.loadgenPath, ["crash-mid-write", db])
         XCTAssertEqual(crash.signal, SIGKILL, "the app did not die mid-transaction: \(crash.stderr)")
         XCTAssertTrue(FileSystem.exists(db + "-journal"), "no hot journal was left")
@@ -99,8 +99,7 @@ final class AvailabilityTests: BackstopTestCase {
 
     func testMigrateWhileTheAppHoldsAWriteTransactionGivesUpWithTheLockedStatusAndChangesNothing() throws {
         let db = try makeDatabase(rows: 100)
-        mkdir(path("migrations"), 0o755)
-        try "ALTER TABLE items ADD COLUMN note TEXT;\n".write(toFile: path("migrations/0001_note.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_note.sql", "ALTER TABLE items ADD COLUMN note TEXT;\n")
         let digest = try contentDigest(db)
         let writer = try hold(db, "write")
         let migrate = try backstop(["migrate", "--db", "app.db", "--yes", "--lock-wait", "1"])

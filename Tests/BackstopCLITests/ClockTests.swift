@@ -66,10 +66,9 @@ final class ClockTests: BackstopTestCase {
 
     func testRollbackUndoesTheLastRunByTheHistoryOrderNotByItsClock() throws {
         try makeDatabase(rows: 10)
-        mkdir(path("migrations"), 0o755)
-        try "CREATE TABLE first_run(x);\n".write(toFile: path("migrations/0001_first.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_first.sql", "CREATE TABLE first_run(x);\n")
         XCTAssertEqual(try backstop(["migrate", "--db", "app.db", "--yes", "-q"]).status, 0)
-        try "CREATE TABLE second_run(x);\n".write(toFile: path("migrations/0002_second.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0002_second.sql", "CREATE TABLE second_run(x);\n")
         // The second run's clock is 30 days slow: its applied_at is older than the first run's.
         let second = try backstop(clock: "-30 days", ["migrate", "--db", "app.db", "--yes", "-q"])
         XCTAssertEqual(second.status, 0, second.stderr)

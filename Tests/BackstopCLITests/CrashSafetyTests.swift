@@ -86,9 +86,8 @@ final class CrashSafetyTests: BackstopTestCase {
 
     func testKillAtEveryStepOfAMigrationLeavesItAppliedWhollyOrNotAtAll() throws {
         let db = try makeDatabase(rows: 5000, journalMode: "delete")
-        mkdir(path("migrations"), 0o755)
-        try "ALTER TABLE items ADD COLUMN note TEXT;\nUPDATE items SET note = 'n' || id;\n".write(toFile: path("migrations/0001_note.sql"), atomically: true, encoding: .utf8)
-        try "DELETE FROM items WHERE id > 4000;\n".write(toFile: path("migrations/0002_trim.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_note.sql", "ALTER TABLE items ADD COLUMN note TEXT;\nUPDATE items SET note = 'n' || id;\n")
+        try writeMigration("0002_trim.sql", "DELETE FROM items WHERE id > 4000;\n")
         let before = try contentDigest(db)
         for point in ["snapshot.mid-write", "migrate.after-snapshot", "migrate.before-commit"] {
             try backstopKilled(at: point, ["migrate", "--db", "app.db", "--yes"])

@@ -5,18 +5,7 @@ import XCTest
 
 /// The bundled devchain example, end to end, as the demo runs it.
 final class DevchainExampleTests: BackstopTestCase {
-    static var migrationsFolder: String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent("examples/devchain/migrations").path
-    }
-
-    func devchain() throws -> String {
-        let result = try run(BackstopTestCase.loadgenPath, ["devchain", path("devchain.db")])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        try Data("db = \"devchain.db\"\nmigrations = \"\(DevchainExampleTests.migrationsFolder)\"\n".utf8)
-            .write(to: URL(fileURLWithPath: path("backstop.toml")))
-        return path("devchain.db")
-    }
+    func devchain() throws -> String { try makeDevchain() }
 
     func testDevchainUpgradeEndToEndWithItsCounts() throws {
         let db = try devchain()

@@ -73,15 +73,14 @@ final class HonestyTests: BackstopTestCase {
 
     func testAByteOrderMarkDoesNotHideAPreconditionAndANulByteIsRefused() throws {
         try makeDatabase(rows: 10)
-        mkdir(path("migrations"), 0o755)
         let bom = Data([0xEF, 0xBB, 0xBF]) + Data("-- backstop:require\nSELECT 1 FROM items WHERE id = 1;\n-- backstop:up\nDELETE FROM items;\n".utf8)
-        try bom.write(to: URL(fileURLWithPath: path("migrations/0001_clear.sql")))
+        try writeMigration("0001_clear.sql", bytes: bom)
         let refused = try backstop(["migrate", "--db", "app.db", "--yes"])
         XCTAssertEqual(refused.status, 8, refused.stderr)
         XCTAssertTrue(refused.stderr.hasPrefix("error: migration 0001_clear: precondition failed\n  at \(path("migrations/0001_clear.sql")):2: SELECT 1 FROM items WHERE id = 1;"), refused.stderr)
         XCTAssertEqual(try count(path("app.db")), 10)
 
-        try Data("DELETE FROM items\u{0} WHERE id > 5;\n".utf8).write(to: URL(fileURLWithPath: path("migrations/0001_clear.sql")))
+        try writeMigration("0001_clear.sql", bytes: Data("DELETE FROM items\u{0} WHERE id > 5;\n".utf8))
         let nul = try backstop(["migrate", "--db", "app.db", "--yes"])
         XCTAssertEqual(nul.status, 7, nul.stderr)
         XCTAssertTrue(nul.stderr.contains("\(path("migrations/0001_clear.sql")):1: the file holds a NUL byte (byte 17), which would cut the SQL short; remove it (fix the file)"), nul.stderr)
@@ -90,8 +89,7 @@ final class HonestyTests: BackstopTestCase {
 
     func testADownSectionOfOnlyCommentsIsNoUndoAndKeepsTheHistoryRow() throws {
         try makeDatabase(rows: 10)
-        mkdir(path("migrations"), 0o755)
-        try Data("CREATE TABLE t(x);\n-- backstop:down\n-- DROP TABLE t;\n".utf8).write(to: URL(fileURLWithPath: path("migrations/0001_t.sql")))
+        try writeMigration("0001_t.sql", "CREATE TABLE t(x);\n-- backstop:down\n-- DROP TABLE t;\n")
         XCTAssertEqual(try backstop(["migrate", "--db", "app.db", "--yes", "-q"]).status, 0)
         let down = try backstop(["down", "--to", "0", "--db", "app.db", "--yes"])
         XCTAssertEqual(down.status, 6, down.stderr)

@@ -10,9 +10,7 @@ final class MigrateCommandTests: BackstopTestCase {
         try FileManager.default.createDirectory(atPath: path("migrations"), withIntermediateDirectories: true)
     }
 
-    func migration(_ name: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path("migrations/" + name)))
-    }
+    func migration(_ name: String, _ text: String) throws { try writeMigration(name, text) }
 
     /// A migration that takes a while: it writes a few hundred thousand rows.
     func heavyMigration() throws {

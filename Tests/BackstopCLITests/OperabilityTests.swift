@@ -125,9 +125,7 @@ final class OperabilityTests: BackstopTestCase {
         XCTAssertEqual(created["outcome"] as? String, "created")
         XCTAssertEqual(unchanged["outcome"] as? String, "unchanged")
         XCTAssertEqual((unchanged["snapshot"] as? [String: Any])?["id"] as? String, (created["snapshot"] as? [String: Any])?["id"] as? String)
-
-        mkdir(path("migrations"), 0o755)
-        try "CREATE TABLE t(x);\n".write(toFile: path("migrations/0001_t.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_t.sql", "CREATE TABLE t(x);\n")
         try "keep_last = 2\n".write(toFile: path("keep.toml"), atomically: true, encoding: .utf8)
         let id = try XCTUnwrap((created["snapshot"] as? [String: Any])?["id"] as? String)
         let commands: [(String, [String])] = [
@@ -166,11 +164,10 @@ final class OperabilityTests: BackstopTestCase {
 
     func testTheRollbackThatDownSuggestsWorksAsPrintedWhenVersionsRanTogether() throws {
         try makeDatabase(rows: 10)
-        mkdir(path("migrations"), 0o755)
-        try "CREATE TABLE a(x);\n".write(toFile: path("migrations/0001_a.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_a.sql", "CREATE TABLE a(x);\n")
         XCTAssertEqual(try backstop(["migrate", "--db", "app.db", "--yes", "-q"]).status, 0)
-        try "CREATE TABLE b(x);\n-- backstop:down\nDROP TABLE b;\n".write(toFile: path("migrations/0002_b.sql"), atomically: true, encoding: .utf8)
-        try "CREATE TABLE c(x);\n".write(toFile: path("migrations/0003_c.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0002_b.sql", "CREATE TABLE b(x);\n-- backstop:down\nDROP TABLE b;\n")
+        try writeMigration("0003_c.sql", "CREATE TABLE c(x);\n")
         XCTAssertEqual(try backstop(["migrate", "--db", "app.db", "--yes", "-q"]).status, 0)
 
         let down = try backstop(["down", "--to", "2", "--db", "app.db", "--yes"])
@@ -194,9 +191,8 @@ final class OperabilityTests: BackstopTestCase {
     func testTheUndoOfARestoreAndOfAMigrationWorkAsPrintedUnderAGuard() throws {
         let db = try makeDatabase(rows: 10)
         try execute(db, "CREATE TABLE sessions(id INTEGER PRIMARY KEY, status TEXT); INSERT INTO sessions(status) VALUES ('running')")
-        mkdir(path("migrations"), 0o755)
-        try "SELECT id FROM sessions WHERE status = 'running';\n".write(toFile: path("migrations/guard.sql"), atomically: true, encoding: .utf8)
-        try "ALTER TABLE items ADD COLUMN note TEXT;\n".write(toFile: path("migrations/0001_note.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("guard.sql", "SELECT id FROM sessions WHERE status = 'running';\n")
+        try writeMigration("0001_note.sql", "ALTER TABLE items ADD COLUMN note TEXT;\n")
         // A session runs: the operator decides to go ahead anyway.
         let migrate = try backstop(["migrate", "--db", "app.db", "--yes", "--ignore-guard"])
         XCTAssertEqual(migrate.status, 0, migrate.stderr)
@@ -244,10 +240,8 @@ final class OperabilityTests: BackstopTestCase {
 
     func testRecoverRunsTheAppliedMigrationsVerifyQueriesAndShowsTheirResult() throws {
         let db = try makeDatabase(rows: 10)
-        mkdir(path("migrations"), 0o755)
         // 0001 guarantees that no item is named 'legacy' once it has run.
-        try "UPDATE items SET name = 'item' WHERE name = 'legacy';\n-- backstop:verify\nSELECT id, name FROM items WHERE name = 'legacy';\n"
-            .write(toFile: path("migrations/0001_no_legacy.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_no_legacy.sql", "UPDATE items SET name = 'item' WHERE name = 'legacy';\n-- backstop:verify\nSELECT id, name FROM items WHERE name = 'legacy';\n")
         try execute(db, "UPDATE items SET name = 'legacy' WHERE id = 3")
         let id = try takeSnapshot()   // taken before the migration: item 3 is still 'legacy' in it
         XCTAssertEqual(try backstop(["migrate", "--db", "app.db", "--yes", "-q"]).status, 0)
@@ -274,10 +268,9 @@ final class OperabilityTests: BackstopTestCase {
 
     func testRepairAcceptsAnEditedMigrationOnceAndTheJournalRecordsEveryChange() throws {
         let db = try makeDatabase(rows: 10)
-        mkdir(path("migrations"), 0o755)
-        try "CREATE TABLE a(x);\n".write(toFile: path("migrations/0001_a.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_a.sql", "CREATE TABLE a(x);\n")
         XCTAssertEqual(try backstop(["migrate", "--db", "app.db", "--yes", "-q"]).status, 0)
-        try "CREATE TABLE a(x); -- reviewed\n".write(toFile: path("migrations/0001_a.sql"), atomically: true, encoding: .utf8)
+        try writeMigration("0001_a.sql", "CREATE TABLE a(x); -- reviewed\n")
         XCTAssertEqual(try backstop(["check", "--db", "app.db"]).status, 7)
         let repair = try backstop(["repair", "--db", "app.db"])
         XCTAssertEqual(repair.status, 0, repair.stderr)

@@ -16,11 +16,6 @@ final class PruneCommandTests: BackstopTestCase {
         return store
     }
 
-    func writePolicy(_ text: String) throws -> String {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path("policy.toml")))
-        return path("policy.toml")
-    }
-
     func testDryRunPrintsExactlyWhatTheRealRunRemovesAndASecondRunRemovesNothing() throws {
         let store = try storeWithSnapshots(ages: [40, 30, 20, 10, 5].map { $0 * 86400 } + [3600, 60])
         _ = try writePolicy("keep_last = 2\nkeep_weekly = 2\n")

@@ -5,16 +5,8 @@ import XCTest
 
 /// The devchain support runbook (examples/devchain/SUPPORT.md), end to end through the binary.
 final class SupportScenarioTests: BackstopTestCase {
-    static var example: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("examples/devchain").path
-    }
-
     func testRestoreAProfileThatTheMergeDeleted() throws {
-        let db = path("devchain.db")
-        XCTAssertEqual(try run(BackstopTestCase.loadgenPath, ["devchain", db]).status, 0)
-        try Data("db = \"devchain.db\"\nmigrations = \"\(SupportScenarioTests.example)/migrations\"\n".utf8)
-            .write(to: URL(fileURLWithPath: path("backstop.toml")))
+        let db = try makeDevchain()
         XCTAssertEqual(try backstop(["baseline", "27", "-q"]).status, 0)
         try execute(db, "UPDATE sessions SET status = 'completed' WHERE status = 'running'")
         let migrated = try json(backstop(["migrate", "--yes", "--json"])) as! [String: Any]
@@ -70,7 +62,7 @@ final class SupportScenarioTests: BackstopTestCase {
         XCTAssertTrue(failing.stdout.contains("0029_merge_profiles_by_family_slug line"), failing.stdout)
 
         // 4. The runbook's SQL, as SUPPORT.md runs it.
-        let sql = try run("/bin/sh", ["-c", "sqlite3 -bail devchain.db -cmd '.parameter set :profile_id \(profile)' < '\(SupportScenarioTests.example)/support/after_recover_profile.sql'"])
+        let sql = try run("/bin/sh", ["-c", "sqlite3 -bail devchain.db -cmd '.parameter set :profile_id \(profile)' < '\(BackstopTestCase.devchainExample)/support/after_recover_profile.sql'"])
         XCTAssertEqual(sql.status, 0, sql.stderr)
 
         // 5. Every verify query of 0028-0030 and PRAGMA foreign_key_check pass.

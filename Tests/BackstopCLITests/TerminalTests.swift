@@ -32,8 +32,7 @@ final class TerminalTests: BackstopTestCase {
 
     func testMigrateOnATerminalShowsThePlanAndAsks() throws {
         try makeDatabase(rows: 10)
-        try FileManager.default.createDirectory(atPath: path("migrations"), withIntermediateDirectories: true)
-        try Data("CREATE TABLE a(x);".utf8).write(to: URL(fileURLWithPath: path("migrations/0001_a.sql")))
+        try writeMigration("0001_a.sql", "CREATE TABLE a(x);")
         let declined = try onTerminal(["migrate", "--db", "app.db"], answer: "no")
         XCTAssertEqual(declined.status, 6, declined.stdout)
         XCTAssertTrue(declined.stdout.contains("0001_a"), declined.stdout)

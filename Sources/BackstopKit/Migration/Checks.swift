@@ -19,10 +19,6 @@ public struct CheckRows: Sendable {
         if more { lines.append(indent + "...") }
         return lines.joined(separator: "\n")
     }
-
-    public var jsonObject: [String: Any] {
-        ["columns": columns, "rows": rows.map { $0.map(\.jsonObject) }, "more": more]
-    }
 }
 
 /// Runs check queries: each must return no rows.

@@ -46,14 +46,4 @@ public struct MigrationFailure: Error, CustomStringConvertible, Sendable {
     }
 
     public var remedy: Remedy { .fixMigration(rehearsal: rehearsal) }
-
-    public var jsonObject: [String: Any] {
-        var object: [String: Any] = ["phase": phase.rawValue, "message": message, "rehearsal": rehearsal]
-        object["migration"] = migration ?? NSNull()
-        object["file"] = file ?? NSNull()
-        object["line"] = statement?.line ?? NSNull()
-        object["statement"] = statement?.sql ?? NSNull()
-        object["rows"] = rows?.jsonObject ?? NSNull()
-        return object
-    }
 }

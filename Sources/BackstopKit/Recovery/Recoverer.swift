@@ -20,23 +20,6 @@ public struct RecoveryRequest: Sendable {
         self.table = table
         self.predicate = predicate
     }
-
-    /// Parses `column=value` or `table.column=value`; the value is an integer, a real, NULL, or text
-    /// (quotes around text are optional).
-    public static func parseSet(_ text: String) throws -> (String, SQLiteValue) {
-        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-            throw BackstopError.invalidInput("--set '\(text)': write COLUMN=VALUE or TABLE.COLUMN=VALUE")
-        }
-        let name = String(text[..<equals]).trimmingCharacters(in: .whitespaces)
-        let raw = String(text[text.index(after: equals)...])
-        let value: SQLiteValue
-        if raw.uppercased() == "NULL" { value = .null }
-        else if let integer = Int64(raw) { value = .integer(integer) }
-        else if let real = Double(raw), raw.contains("."), real.isFinite { value = .real(real) }
-        else if raw.count >= 2, raw.hasPrefix("'"), raw.hasSuffix("'") { value = .text(String(raw.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'")) }
-        else { value = .text(raw) }
-        return (name, value)
-    }
 }
 
 /// A row of a table, identified by its key values (storage classes kept: 1 and '1' are different keys).

@@ -24,9 +24,7 @@ final class MigratorTests: BackstopTestCase {
         try FileManager.default.createDirectory(atPath: path("migrations"), withIntermediateDirectories: true)
     }
 
-    func migration(_ name: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path("migrations/" + name)))
-    }
+    func migration(_ name: String, _ text: String) throws { try writeMigration(name, text) }
 
     func migrator() throws -> Migrator { try Migrator(database: db, migrations: path("migrations"), store: path("store")) }
 
