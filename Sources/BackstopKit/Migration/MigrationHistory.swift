@@ -40,7 +40,7 @@ public struct AppliedMigration: Equatable, Sendable {
 /// The history table `backstop_migrations`. It lives in the database, so a restore brings the
 /// history back in step with the data.
 public enum MigrationHistory {
-    public static let table = SchemaVersion.historyTable
+    public static let table = "backstop_migrations"
 
     static let createSQL = """
         CREATE TABLE IF NOT EXISTS \(quoteIdentifier(table)) (
@@ -160,5 +160,13 @@ public struct MigrationStatus: Sendable {
             }
         }
         return MigrationStatus(currentVersion: newestApplied, applied: history, pending: pending, problems: problems)
+    }
+}
+
+/// The schema version recorded by Backstop's migration history, when the database has one.
+public enum SchemaVersion {
+    public static func read(from database: Database) throws -> Int64? {
+        guard try database.tableExists(MigrationHistory.table) else { return nil }
+        return try database.scalar("SELECT max(version) FROM \(quoteIdentifier(MigrationHistory.table))")?.int64
     }
 }

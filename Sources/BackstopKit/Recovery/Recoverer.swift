@@ -204,7 +204,7 @@ public enum Recoverer {
                     snapshotOptions.lockWait = options.lockWait
                     snapshotOptions.notify = options.notify
                     pre = try Snapshotter.take(database: database, store: store, options: snapshotOptions,
-                                               progress: options.progress.map(Restorer.asSafetySnapshot)).manifest
+                                               progress: options.progress.map(SafetySnapshot.progress)).manifest
                 }
                 let touched = Set(plan.rows.map(\.table) + plan.repoints.map(\.table))
                 let before = try foreignKeyViolations(live, tables: touched)

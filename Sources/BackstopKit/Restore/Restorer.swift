@@ -157,7 +157,7 @@ public enum Restorer {
         preOptions.level = options.level
         preOptions.lockWait = options.lockWait
         preOptions.notify = options.notify
-        let safetyProgress = progress.map(Restorer.asSafetySnapshot)
+        let safetyProgress = progress.map(SafetySnapshot.progress)
         let deadline = Date().addingTimeInterval(options.lockWait)
         let backup: Backup
         let safety: SafetySnapshot
@@ -260,7 +260,7 @@ public enum Restorer {
             if pre == nil || pre!.counter != counter {
                 if let stale = pre?.manifest { try? store.remove(stale) }
                 do {
-                    let manifest = try Snapshotter.takeLocked(database: database, store: store, options: preOptions, progress: progress).manifest
+                    let manifest = try SafetySnapshot.takeNow(of: database, in: store, options: preOptions, progress: progress)
                     pre = (manifest, counter)
                 } catch {
                     try? live.execute("ROLLBACK")
@@ -307,14 +307,6 @@ public enum Restorer {
         throw BackstopError.refused(
             "snapshot \(manifest.id) was taken of a database that failed \(check.method): \(check.problems.prefix(3).joined(separator: "; ")); nothing was changed",
             remedy: .allowFailedCheck)
-    }
-
-    /// Reports a safety snapshot's progress as one phase, in thousandths.
-    static func asSafetySnapshot(_ progress: @escaping PhaseProgress) -> PhaseProgress {
-        { phase, done, total in
-            let fraction = total > 0 ? Double(done) / Double(total) : 0
-            progress(.savingCurrentState, Int64((phase == .checkingImage ? 1 : fraction) * 1000), 1000)
-        }
     }
 
     /// Writes the snapshot's exact image to a new database file at `path`. Refuses to replace an existing
@@ -436,29 +428,6 @@ public enum Restorer {
             _ = try? db.scalar("SELECT count(*) FROM sqlite_schema")
             try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         }
-    }
-}
-
-/// The `pre-restore` snapshot of a live restore: already taken, or being taken on a thread of its own
-/// (WAL databases) while the restore copies pages.
-final class SafetySnapshot: Sendable {
-    private let result = Guarded<Result<Manifest, Error>?>(nil)
-
-    init(taken manifest: Manifest) {
-        result.withLock { $0 = .success(manifest) }
-    }
-
-    init(database: String, store: SnapshotStore, options: SnapshotOptions) {
-        let result = self.result
-        Thread {
-            let outcome = Result { try Snapshotter.takeLocked(database: database, store: store, options: options, progress: nil).manifest }
-            result.withLock { $0 = outcome }
-        }.start()
-    }
-
-    /// The snapshot, once it is committed (or why it could not be taken).
-    func wait() throws -> Manifest {
-        try result.wait { $0 }.get()
     }
 }
 

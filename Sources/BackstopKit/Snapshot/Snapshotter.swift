@@ -135,27 +135,6 @@ public enum Snapshotter {
         return .created(manifest)
     }
 
-    /// Compresses a consistent image of `database` that `read` yields (`bytes` long) into the store and
-    /// commits it. The caller holds the store's lock and keeps the image unchanged meanwhile.
-    static func storeImage(bytes: Int64, read: ImageCodec.Reader, pageSize: Int, takenAt: Date, schemaVersion: Int64?,
-                           journalMode: JournalMode, check: ImageCheck?, of database: String, store: SnapshotStore,
-                           options: SnapshotOptions, started: Date, progress: PhaseProgress?) throws -> Manifest {
-        let file = try store.temporaryFile(for: "sqlite.gz")
-        let digest = try ImageCodec.compress(
-            total: bytes, level: options.level, workers: options.workers, read: read,
-            write: { bytes in
-                do { try FileSystem.writeAll(file.fd, bytes, path: file.path) }
-                catch let error as BackstopError { throw error.diskFull(in: store.path) }
-            },
-            progress: progress.map { p in { p(.compressing, $0, $1) } })
-        guard digest.imageBytes == bytes else {
-            throw BackstopError.failed("the image has \(digest.imageBytes) bytes, expected \(bytes)")
-        }
-        return try commit(file, digest: digest, pageSize: pageSize, pageCount: Int(bytes / Int64(pageSize)), takenAt: takenAt,
-                          schemaVersion: schemaVersion, journalMode: journalMode, check: check, of: database, store: store,
-                          options: options, started: started)
-    }
-
     /// Commits a compressed snapshot: the data file under a fresh id (never replacing anything, and held
     /// locked so no cleanup takes it for an orphan), the next sequence number, then the manifest.
     static func commit(_ file: TemporaryFile, digest: ImageDigest, pageSize: Int, pageCount: Int, takenAt: Date,
@@ -223,15 +202,5 @@ extension BackstopError {
     func diskFull(in directory: String) -> BackstopError {
         guard isDiskFull, case .io = self else { return self }
         return .diskFull(path: directory, doing: "writing the snapshot", outcome: "no snapshot was stored and the database was not touched", store: true)
-    }
-}
-
-/// The schema version recorded by Backstop's migration history, when the database has one.
-public enum SchemaVersion {
-    public static let historyTable = "backstop_migrations"
-
-    public static func read(from database: Database) throws -> Int64? {
-        guard try database.tableExists(historyTable) else { return nil }
-        return try database.scalar("SELECT max(version) FROM \(quoteIdentifier(historyTable))")?.int64
     }
 }
