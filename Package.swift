@@ -39,7 +39,7 @@ let package = Package(
         // The snapshot store: durable files, locks, manifests.
         .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "BackstopSQLite", "CBackstopSignals"]),
         // The domain: snapshots, restore, migrations, retention, recovery, configuration. No argument parsing.
-        .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore"]),
+        .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore", "CBackstopSignals"]),
         // The command line: one file per subcommand, output and exit codes.
         .target(name: "BackstopCLI", dependencies: [
             "BackstopKit",

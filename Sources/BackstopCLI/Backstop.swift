@@ -21,7 +21,7 @@ public struct Backstop: ParsableCommand {
                 AdoptCommand.self, JournalCommand.self,
             ]),
             CommandGroup(name: "Migrations", subcommands: [
-                StatusCommand.self, CheckCommand.self, MigrateCommand.self, HistoryCommand.self, RollbackCommand.self,
+                StatusCommand.self, CheckCommand.self, MigrateCommand.self, RunCommand.self, HistoryCommand.self, RollbackCommand.self,
                 DownCommand.self, BaselineCommand.self, RepairCommand.self, NewCommand.self,
             ]),
             CommandGroup(name: "Retention", subcommands: [

@@ -342,10 +342,15 @@ extension FileSystem {
     }
 
     public static func processesHolding(_ path: String) -> [String] {
+        processHolders(path).map { "pid \($0.pid) (\($0.command))" }
+    }
+
+    /// The processes (other than this one) that have `path` open, with their program names.
+    public static func processHolders(_ path: String) -> [(pid: Int32, command: String)] {
         var target = stat()
         guard stat(path, &target) == 0, let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var found: [String] = []
-        for pid in pids.compactMap({ Int32($0) }) where pid != getpid() {
+        var found: [(pid: Int32, command: String)] = []
+        for pid in pids.compactMap({ Int32($0) }).sorted() where pid != getpid() {
             guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
             let holds = fds.contains { fd in
                 var info = stat()
@@ -356,11 +361,25 @@ extension FileSystem {
                 let argv0 = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")))
                     .map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }.map { ($0 as NSString).lastPathComponent }
                 let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-                let command = argv0.flatMap { $0.isEmpty ? nil : $0 } ?? comm ?? "?"
-                found.append("pid \(pid) (\(command))")
+                found.append((pid, argv0.flatMap { $0.isEmpty ? nil : $0 } ?? comm ?? "?"))
             }
         }
         return found
+    }
+
+    /// True when `pid` is a descendant of this process (a command it started, or that command's children).
+    public static func isDescendantOfThisProcess(_ pid: Int32) -> Bool {
+        var current = pid
+        for _ in 0..<64 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(current)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, let parent = Int32(fields[1]) else { return false }
+            if parent == getpid() { return true }
+            if parent <= 1 { return false }
+            current = parent
+        }
+        return false
     }
 }
 

@@ -45,6 +45,10 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var migrations: [Int64]?
     /// What SQLite's check of the image found when the snapshot was taken (nil: not checked).
     public var check: ImageCheck?
+    /// Where the application's own migrator had brought the database (nil: none detected).
+    public var appMigrations: AppMigrationState?
+    /// For snapshots taken by `run`: the command that was about to run.
+    public var command: String?
 
     public var createdDate: Date { Timestamp.parseRFC3339(createdAt) ?? .distantPast }
 
@@ -60,7 +64,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         case pageSize = "page_size", pageCount = "page_count", schemaVersion = "schema_version"
         case sqliteVersion = "sqlite_version", toolVersion = "tool_version", durationMs = "duration_ms"
         case pinned, pinNote = "pin_note", journalMode = "journal_mode", compressionLevel = "compression_level"
-        case migrations, sequence, check
+        case migrations, sequence, check, appMigrations = "app_migrations", command
     }
 
     public init(format: String = Manifest.currentFormat, id: String, createdAt: String, kind: SnapshotKind, label: String?,
@@ -68,14 +72,14 @@ public struct Manifest: Codable, Equatable, Sendable {
                 compressedSha256: String, pageSize: Int, pageCount: Int, schemaVersion: Int64?, sqliteVersion: String,
                 toolVersion: String, durationMs: Int, pinned: Bool = false, pinNote: String? = nil,
                 journalMode: JournalMode, compressionLevel: Int, migrations: [Int64]? = nil, sequence: Int64? = nil,
-                check: ImageCheck? = nil) {
+                check: ImageCheck? = nil, appMigrations: AppMigrationState? = nil, command: String? = nil) {
         self.format = format; self.id = id; self.createdAt = createdAt; self.kind = kind; self.label = label
         self.file = file; self.database = database; self.dbBytes = dbBytes; self.compressedBytes = compressedBytes
         self.sha256 = sha256; self.compressedSha256 = compressedSha256; self.pageSize = pageSize
         self.pageCount = pageCount; self.schemaVersion = schemaVersion; self.sqliteVersion = sqliteVersion
         self.toolVersion = toolVersion; self.durationMs = durationMs; self.pinned = pinned; self.pinNote = pinNote
         self.journalMode = journalMode; self.compressionLevel = compressionLevel; self.migrations = migrations
-        self.sequence = sequence; self.check = check
+        self.sequence = sequence; self.check = check; self.appMigrations = appMigrations; self.command = command
     }
 
     /// Every key is written, with `null` for absent values, so scripts see a stable shape.
@@ -105,6 +109,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         try c.encode(migrations, forKey: .migrations)
         try c.encode(sequence, forKey: .sequence)
         try c.encode(check, forKey: .check)
+        try c.encode(appMigrations, forKey: .appMigrations)
+        try c.encode(command, forKey: .command)
     }
 
     // MARK: - Validation of what is read from disk

@@ -26,7 +26,17 @@ void bk_cleanup_run(void) {
     errno = saved;
 }
 
+static atomic_int forward_pid;
+static atomic_int forwarded_signal;
+
 static void handler(int sig) {
+    int child = atomic_load(&forward_pid);
+    if (child > 0) {
+        kill(-child, sig);   /* the command's whole process group */
+        int none = 0;
+        atomic_compare_exchange_strong(&forwarded_signal, &none, sig);
+        return;
+    }
     bk_cleanup_run();
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -51,6 +61,17 @@ static void install(void) {
 }
 
 void bk_cleanup_install(void) { pthread_once(&installed, install); }
+
+void bk_forward_begin(int pid) {
+    bk_cleanup_install();
+    atomic_store(&forwarded_signal, 0);
+    atomic_store(&forward_pid, pid);
+}
+
+int bk_forward_end(void) {
+    atomic_store(&forward_pid, 0);
+    return atomic_exchange(&forwarded_signal, 0);
+}
 
 int bk_cleanup_add(const char *path) {
     size_t length = strlen(path);

@@ -29,19 +29,34 @@ extension Backstop {
         func run(_ session: Session) throws {
             let output = session.output
             let resolved = try target.resolve(session, requireDatabase: postconditions, requireStore: false, migrations: migrations.dir)
-            let directory = try MigrationDirectory.load(path: resolved.migrations)
-            var status = MigrationStatus(currentVersion: nil, applied: [], pending: directory.files, problems: directory.problems)
+            // Without a migrations folder, a database that another migrator manages is checked for that
+            // migrator's failures; with neither, there is nothing to check, and that is not "ok".
+            let hasFolder = FileSystem.isDirectory(resolved.migrations) || resolved.migrationsConfigured || resolved.database.isEmpty
+            let directory = hasFolder ? try MigrationDirectory.load(path: resolved.migrations) : nil
+            var status = MigrationStatus(currentVersion: nil, applied: [], pending: directory?.files ?? [], problems: directory?.problems ?? [])
             var database: String?
+            var app: AppMigrationState?
             var failures: [PostconditionFailure] = []
             if !resolved.database.isEmpty {
-                let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
-                status = try migrator.status()
-                database = migrator.database
-                if postconditions { failures = try migrator.checkPostconditions(fromVersion: from) }
+                database = FileSystem.absolute(resolved.database)
+                try Database.checkIsSQLiteFile(database!)
+                app = try AppMigrators.detect(try Database.openForReading(database!))
+                if directory != nil {
+                    let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
+                    status = try migrator.status()
+                    if postconditions { failures = try migrator.checkPostconditions(fromVersion: from) }
+                } else {
+                    status = try Migrator.statusWithoutFolder(database: database!)
+                    if app == nil && status.applied.isEmpty {
+                        throw BackstopError.invalidInput("nothing to check: there is no migrations folder at \(resolved.migrations), and \(database!) has no migration history (Backstop's or a known migrator's)",
+                                                         remedy: .chooseMigrationsFolder)
+                    }
+                }
             }
-            let ok = status.problems.isEmpty && failures.isEmpty
+            let ok = status.problems.isEmpty && failures.isEmpty && app?.dirty != true
             if output.json {
-                var object = StatusJSON(command: "check", status: status, database: database, directory: directory.path)
+                var object = StatusJSON(command: "check", status: status, database: database, directory: directory?.path)
+                object.appMigrations = app.map(AppMigrationJSON.init)
                 object.ok = ok
                 if postconditions {
                     object.postconditionFailures = failures.map {
@@ -50,9 +65,11 @@ extension Backstop {
                 }
                 output.emit(object)
             } else {
-                output.say("\(raw: String(directory.files.count)) migration file\(raw: directory.files.count == 1 ? "" : "s") in \(directory.path)"
-                           + (database.map { Line(", database \($0) at version \(MigrationWords.version(status.currentVersion))") } ?? ""))
-                output.say(MigrationWords.problems(status.problems))
+                let files = directory.map { Line("\(raw: String($0.files.count)) migration file\(raw: $0.files.count == 1 ? "" : "s") in \($0.path)") }
+                    ?? Line("no migrations folder")
+                output.say(files + (database.map { Line(", database \($0) at version \(MigrationWords.version(status.currentVersion))") } ?? ""))
+                if let app { output.say("App migrator: \(AppWords.state(app))") }
+                output.say(MigrationWords.problems(status.problems, app: app))
                 if postconditions {
                     if failures.isEmpty {
                         output.say("Postconditions: every verify query of the applied migrations\(raw: from.map { " from \($0)" } ?? "") returns no rows; PRAGMA foreign_key_check is empty.")

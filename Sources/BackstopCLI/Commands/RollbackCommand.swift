@@ -48,7 +48,9 @@ extension Backstop {
             let bar = output.progress("rollback")
             let (choice, report) = try Restorer.rollback(database: resolved.database, store: store, toVersion: to, options: options, confirm: { choice in
                 let manifest = choice.manifest
-                if choice.undoneRun.isEmpty {
+                if let command = choice.undoneCommand {
+                    output.note("picked the pre-migration snapshot \(manifest.id) (\(manifest.createdAt)), taken before run \(raw: String(command.run)): \(command.command)")
+                } else if choice.undoneRun.isEmpty {
                     output.note("picked the newest pre-migration snapshot taken at version \(MigrationWords.version(choice.toVersion)): \(manifest.id) (\(manifest.createdAt))")
                 } else {
                     output.note("picked the pre-migration snapshot \(manifest.id) (\(manifest.createdAt)), taken before the run that applied \(choice.undoneRun.map(String.init).joined(separator: ", "))")
@@ -56,12 +58,24 @@ extension Backstop {
                 let age = DurationText.format(Date().timeIntervalSince(manifest.createdDate))
                 try confirmation.confirm("""
                     This restores \(resolved.database) to snapshot \(manifest.id), taken \(manifest.createdAt) (\(raw: age) ago),
-                    at version \(MigrationWords.version(manifest.schemaVersion)). Everything written since then is lost.
+                    at \(raw: RollbackCommand.versionWords(manifest)). Everything written since then is lost.
                     A 'pre-restore' snapshot of the current state is taken first, so this can be undone.
                     """, question: "Roll back?", action: "a rollback replaces the live database's contents and", output: output)
             }, progress: bar?.handler)
             bar?.finish()
             RestoreCommand.emit(report, selected: nil, session: session, undoneRun: choice.undoneRun)
+        }
+
+        /// "version 27", "version 0027 of drizzle", "version 27 (alembic 3f2a1b)".
+        static func versionWords(_ manifest: Manifest) -> String {
+            let own = manifest.schemaVersion.map { "version \($0)" }
+            let app = manifest.appMigrations.map { "version \($0.version ?? "(nothing applied)") of \($0.tool)" }
+            switch (own, app) {
+            case let (own?, app?): return "\(own) (\(app))"
+            case let (own?, nil): return own
+            case let (nil, app?): return app
+            case (nil, nil): return "no recorded migration version"
+            }
         }
     }
 }

@@ -38,6 +38,7 @@ extension Backstop {
                 ("compressed_bytes", "\(m.compressedBytes) (\(ByteCount.format(m.compressedBytes)))"),
                 ("sha256", m.sha256), ("compressed_sha256", m.compressedSha256), ("page_size", String(m.pageSize)),
                 ("page_count", String(m.pageCount)), ("schema_version", m.schemaVersion.map(String.init) ?? "-"),
+                ("app_migrations", m.appMigrations.map(AppWords.state) ?? "-"), ("command", m.command ?? "-"),
                 ("check", check), ("journal_mode", m.journalMode.rawValue), ("compression_level", String(m.compressionLevel)),
                 ("pinned", m.pinned ? "yes" : "no"), ("pin_note", m.pinNote ?? "-"),
                 ("migrations", m.migrations.map { $0.map(String.init).joined(separator: ", ") } ?? "-"),

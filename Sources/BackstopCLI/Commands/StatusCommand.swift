@@ -30,21 +30,39 @@ extension Backstop {
 
         func status(_ resolved: Target, _ session: Session) throws {
             let output = session.output
-            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
-            let status = try migrator.status()
+            let database = FileSystem.absolute(resolved.database)
+            try Database.checkIsSQLiteFile(database)
+            // Without a migrations folder (an application with its own migrator), the status says what the
+            // database records; a folder that was asked for must exist.
+            let folder = FileSystem.isDirectory(resolved.migrations) || resolved.migrationsConfigured ? resolved.migrations : nil
+            let status = try folder.map { try Migrator(database: database, migrations: $0, store: resolved.store).status() }
+                ?? Migrator.statusWithoutFolder(database: database)
+            let reader = try Database.openForReading(database)
+            let app = try AppMigrators.detect(reader)
+            let runs = try RunHistory.read(reader)
             if output.json {
-                output.emit(StatusJSON(command: "status", status: status, database: migrator.database, directory: migrator.directory.path))
+                var object = StatusJSON(command: "status", status: status, database: database, directory: folder)
+                object.appMigrations = app.map(AppMigrationJSON.init)
+                output.emit(object)
                 return
             }
-            output.say("Database:        \(migrator.database)")
-            output.say("Migrations:      \(migrator.directory.path)")
+            output.say("Database:        \(database)")
+            output.say("Migrations:      \(folder ?? "none (no folder at \(resolved.migrations); give --dir if it is elsewhere)")")
             output.say("Current version: \(MigrationWords.version(status.currentVersion))")
             let applied = status.applied.map { "\($0.version)" + ($0.kind == .baseline ? " baseline" : "") }.joined(separator: ", ")
             output.say("Applied:         \(raw: String(status.applied.count))" + (status.applied.isEmpty ? "" : " (\(applied))"))
-            output.say("Pending:         \(raw: String(status.pending.count))")
-            for file in status.pending { output.say("  \(file.displayName)") }
-            output.say(MigrationWords.problems(status.problems))
-            if status.applied.isEmpty, let first = status.pending.first, first.version > 1 {
+            if folder != nil {
+                output.say("Pending:         \(raw: String(status.pending.count))")
+                for file in status.pending { output.say("  \(file.displayName)") }
+            }
+            if let app {
+                output.say("App migrator:    \(AppWords.state(app))")
+            }
+            if let last = runs.last {
+                output.say("Protected runs:  \(raw: String(runs.count)), the last: run \(raw: String(last.run)), \(last.command) (\(last.startedAt))")
+            }
+            output.say(MigrationWords.problems(status.problems, app: app))
+            if folder != nil, status.applied.isEmpty, let first = status.pending.first, first.version > 1 {
                 output.note("hint: if other tools already brought this database to version \(String(first.version - 1)), adopt it with '\(raw: session.context.command("baseline", [String(first.version - 1)], store: false, migrations: true))'")
             }
         }

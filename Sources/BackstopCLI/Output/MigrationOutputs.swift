@@ -59,8 +59,9 @@ struct ProblemJSON: Encodable {
 struct StatusJSON: Encodable {
     var schema: String
     @Null var database: String?
-    var migrations: String
+    @Null var migrations: String?
     @Null var currentVersion: Int64?
+    @Null var appMigrations: AppMigrationJSON?
     var applied: [AppliedJSON]
     var pending: [MigrationFileJSON]
     var problems: [ProblemJSON]
@@ -74,7 +75,7 @@ struct StatusJSON: Encodable {
         var rows: RowsJSON
     }
 
-    init(command: String, status: MigrationStatus, database: String?, directory: String) {
+    init(command: String, status: MigrationStatus, database: String?, directory: String?) {
         schema = JSONOutput.schema(command)
         self.database = database
         migrations = directory
@@ -85,8 +86,8 @@ struct StatusJSON: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, database, migrations, currentVersion = "current_version", applied, pending, problems, ok
-        case postconditionFailures = "postcondition_failures"
+        case schema, database, migrations, currentVersion = "current_version", appMigrations = "app_migrations", applied, pending
+        case problems, ok, postconditionFailures = "postcondition_failures"
     }
 }
 
@@ -142,6 +143,33 @@ struct HistoryJSON: Encodable {
     var database: String
     /// In the order the history recorded them.
     var migrations: [AppliedJSON]
+    /// Runs of the application's own migrator under `backstop run`, by run number.
+    var runs: [RunRecordJSON]
+}
+
+/// One run of an application's migrator under `backstop run`.
+struct RunRecordJSON: Encodable {
+    var run: Int64
+    var command: String
+    var exitStatus: Int32
+    @Null var tool: String?
+    @Null var versionBefore: String?
+    @Null var versionAfter: String?
+    @Null var snapshotID: String?
+    var startedAt: String
+    var durationMs: Int64
+    var outcome: String
+
+    init(_ record: WrappedRunRecord) {
+        run = record.run; command = record.command; exitStatus = record.exitStatus; tool = record.tool
+        versionBefore = record.versionBefore; versionAfter = record.versionAfter; snapshotID = record.snapshotID
+        startedAt = record.startedAt; durationMs = record.durationMs; outcome = record.outcome
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case run, command, exitStatus = "exit_status", tool, versionBefore = "version_before", versionAfter = "version_after"
+        case snapshotID = "snapshot_id", startedAt = "started_at", durationMs = "duration_ms", outcome
+    }
 }
 
 /// `backstop baseline --json`.
@@ -218,10 +246,11 @@ enum MigrationWords {
         return table.render()
     }
 
-    static func problems(_ problems: [MigrationProblem]) -> Line {
-        problems.isEmpty ? "Problems: none"
-            : Line(raw: "Problems:\n" + problems.map { problem in
-                Line("  - \(problem.message) (\(raw: Words.overrideWords(problem.kind)))").text
-            }.joined(separator: "\n"))
+    static func problems(_ problems: [MigrationProblem], app: AppMigrationState? = nil) -> Line {
+        var lines = problems.map { problem in Line("  - \(problem.message) (\(raw: Words.overrideWords(problem.kind)))").text }
+        if let app, app.dirty {
+            lines.append(Line("  - \(app.tool): \(app.problem ?? "a migration failed") (fix it with \(app.tool), or restore the snapshot taken before that run)").text)
+        }
+        return lines.isEmpty ? "Problems: none" : Line(raw: "Problems:\n" + lines.joined(separator: "\n"))
     }
 }

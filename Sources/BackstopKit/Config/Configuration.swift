@@ -102,6 +102,9 @@ public struct Target: Sendable, Equatable {
     public var store: String
     public var migrations: String
     public var policy: String?
+    /// True when the migrations folder was given (a flag or the configuration), false for the default
+    /// ./migrations.
+    public var migrationsConfigured: Bool = true
 
     public struct Overrides: Sendable {
         public var databaseName: String?
@@ -139,17 +142,19 @@ public struct Target: Sendable, Equatable {
         let fileGaveDatabase = flagDB == nil && named?.db == nil && env("BACKSTOP_DB") == nil && file.db != nil
         let configuredStore = overrides.store.map { FileSystem.absolute($0) } ?? (flagDB == nil ? named?.store : nil)
             ?? env("BACKSTOP_STORE") ?? (fileGaveDatabase ? file.store : nil)
-        let migrations = overrides.migrations.map { FileSystem.absolute($0) } ?? named?.migrations ?? file.migrations ?? FileSystem.absolute("migrations")
+        let configuredMigrations = overrides.migrations.map { FileSystem.absolute($0) } ?? named?.migrations ?? file.migrations
+        let migrations = configuredMigrations ?? FileSystem.absolute("migrations")
         let policy = overrides.policy.map { FileSystem.absolute($0) } ?? named?.policy ?? file.policy
         guard let database else {
             if !requireDatabase {
                 return Target(name: overrides.databaseName, database: "", store: configuredStore ?? file.store ?? "",
-                              migrations: migrations, policy: policy)
+                              migrations: migrations, policy: policy, migrationsConfigured: configuredMigrations != nil)
             }
             throw BackstopError.noDatabase(configured: configuration.databases.keys.sorted())
         }
         return Target(name: overrides.databaseName, database: database,
-                      store: configuredStore ?? SnapshotStore.defaultPath(forDatabase: database), migrations: migrations, policy: policy)
+                      store: configuredStore ?? SnapshotStore.defaultPath(forDatabase: database), migrations: migrations, policy: policy,
+                      migrationsConfigured: configuredMigrations != nil)
     }
 
     /// Every database the configuration names (the top-level one first, then each named one, by name),

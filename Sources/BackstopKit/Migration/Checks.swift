@@ -57,10 +57,11 @@ public enum Guard {
     }
 
     /// Throws ``BackstopError/checkFailed(_:hint:)`` listing the rows when any guard query returns rows.
-    public static func enforce(_ queries: [SQLStatement], on db: Database, action: String) throws {
+    public static func enforce(_ queries: [SQLStatement], on db: Database, action: String,
+                               file: String = MigrationDirectory.guardFileName) throws {
         let violations = try evaluate(queries, on: db)
         guard !violations.isEmpty else { return }
-        var message = "the guard (\(MigrationDirectory.guardFileName)) refuses the \(action); nothing was changed:"
+        var message = "the guard (\(file)) refuses the \(action); nothing was changed:"
         for violation in violations {
             message += "\n  line \(violation.statement.line): \(oneLine(violation.statement.sql))\n" + violation.rows.describe()
         }
@@ -73,4 +74,36 @@ public func oneLine(_ sql: String) -> String {
     let text = SQLScript.stripLeadingComments(sql).split(whereSeparator: \.isNewline)
         .map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     return text.count > 160 ? String(text.prefix(157)) + "..." : text
+}
+
+/// A row whose foreign key points at nothing, as `PRAGMA foreign_key_check` reports it.
+public struct ForeignKeyViolation: Hashable, Sendable {
+    public var table: String
+    public var rowid: Int64
+    public var parent: String
+    /// The index of the foreign key in the table's list.
+    public var key: Int64
+}
+
+extension Checks {
+    /// `PRAGMA foreign_key_check` of the given tables (every table when nil). Comparing the result before
+    /// and after a change counts only the violations the change caused, never an old orphan elsewhere.
+    public static func foreignKeyViolations(_ db: Database, tables: Set<String>? = nil) throws -> Set<ForeignKeyViolation> {
+        var found: Set<ForeignKeyViolation> = []
+        func add(_ rows: [[SQLiteValue]], default table: String) {
+            for row in rows {
+                found.insert(ForeignKeyViolation(table: row[0].string ?? table, rowid: row[1].int64 ?? -1, parent: row[2].string ?? "",
+                                                 key: row[3].int64 ?? 0))
+            }
+        }
+        guard let tables else {
+            add(try db.rows("PRAGMA main.foreign_key_check"), default: "")
+            return found
+        }
+        for table in tables.sorted() {
+            let quoted = "'" + table.replacingOccurrences(of: "'", with: "''") + "'"
+            add(try db.rows("PRAGMA main.foreign_key_check(\(quoted))"), default: table)
+        }
+        return found
+    }
 }

@@ -88,6 +88,11 @@ public struct MigrationDirectory: Sendable {
         return try readGuard(file)
     }
 
+    /// The statements of a file of queries (a guard, verify queries), refusing NUL bytes.
+    public static func readQueries(_ file: String) throws -> [SQLStatement] {
+        try readGuard(FileSystem.absolute(file))
+    }
+
     static func readGuard(_ file: String) throws -> [SQLStatement] {
         let data = try FileSystem.readSmallFile(file, limit: 16 << 20)
         try MigrationFile.refuseNUL(data, path: file)

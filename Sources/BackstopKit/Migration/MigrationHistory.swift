@@ -93,7 +93,7 @@ public enum MigrationHistory {
 
     /// The next run number (inside the run's transaction, after ``ensureTable(_:)``).
     static func nextRun(_ db: Database) throws -> Int64 {
-        try db.int("SELECT coalesce(max(run), 0) + 1 FROM \(quoteIdentifier(table))")
+        try RunHistory.nextRun(db)
     }
 
     static func record(_ db: Database, _ entry: AppliedMigration) throws {

@@ -92,6 +92,13 @@ public final class Migrator {
     /// The snapshot store, created (private) if missing.
     public func openStore() throws -> SnapshotStore { try SnapshotStore(path: storePath, create: true) }
 
+    /// Where a database stands when there is no migrations folder (it uses another migrator, or none):
+    /// Backstop's own history as recorded, nothing pending. Reads only; takes no lock.
+    public static func statusWithoutFolder(database: String) throws -> MigrationStatus {
+        let history = try MigrationHistory.read(try Database.openForReading(FileSystem.absolute(database)))
+        return MigrationStatus(currentVersion: history.map(\.version).max(), applied: history, pending: [], problems: [])
+    }
+
     /// Where the database stands. Reads only; takes no lock.
     public func status() throws -> MigrationStatus {
         let db = try Database.openForReading(database)

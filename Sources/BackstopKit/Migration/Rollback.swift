@@ -10,6 +10,15 @@ public struct RollbackChoice: Sendable {
     public var undoneRun: [Int64]
     /// With a version: the version asked for.
     public var toVersion: Int64?
+    /// When the last run was an application's migrator under `run`: that run.
+    public var undoneCommand: WrappedRunRecord?
+
+    public init(manifest: Manifest, undoneRun: [Int64], toVersion: Int64?, undoneCommand: WrappedRunRecord? = nil) {
+        self.manifest = manifest
+        self.undoneRun = undoneRun
+        self.toVersion = toVersion
+        self.undoneCommand = undoneCommand
+    }
 }
 
 /// Chooses the snapshot that undoes migration runs, by the history's own order (never the clock's).
@@ -32,7 +41,15 @@ public enum Rollback {
             }
             return RollbackChoice(manifest: pick, undoneRun: [], toVersion: version)
         }
-        let history = try MigrationHistory.readInOrder(try Database.openForReading(database)).filter { $0.kind == .migrate }
+        let live = try Database.openForReading(database)
+        let history = try MigrationHistory.readInOrder(live).filter { $0.kind == .migrate }
+        // A run of the application's own migrator (`run`) may be the last one: run numbers are shared.
+        if let wrapped = try RunHistory.read(live).last, wrapped.run > (history.last?.run ?? 0) {
+            guard let id = wrapped.snapshotID, let manifest = candidates.first(where: { $0.id == id }) else {
+                throw BackstopError.snapshotNotFound("the last run's snapshot \(wrapped.snapshotID ?? "(none)") is no longer in \(store?.path ?? "the store")")
+            }
+            return RollbackChoice(manifest: manifest, undoneRun: [], toVersion: nil, undoneCommand: wrapped)
+        }
         guard let last = history.last else {
             throw BackstopError.snapshotNotFound("the database has no migration run to roll back")
         }

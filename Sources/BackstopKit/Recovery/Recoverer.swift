@@ -207,9 +207,9 @@ public enum Recoverer {
                                                progress: options.progress.map(SafetySnapshot.progress)).manifest
                 }
                 let touched = Set(plan.rows.map(\.table) + plan.repoints.map(\.table))
-                let before = try foreignKeyViolations(live, tables: touched)
+                let before = try Checks.foreignKeyViolations(live, tables: touched)
                 try apply(plan, to: live)
-                let after = try foreignKeyViolations(live, tables: touched)
+                let after = try Checks.foreignKeyViolations(live, tables: touched)
                 let caused = after.subtracting(before)
                 if !caused.isEmpty {
                     let lines = caused.sorted { ($0.table, $0.rowid) < ($1.table, $1.rowid) }.prefix(5)
@@ -261,27 +261,6 @@ public enum Recoverer {
                 throw BackstopError.refused("pointing \(repoint.label) back failed: \(error.message); nothing was changed", remedy: nil)
             }
         }
-    }
-
-    struct Violation: Hashable {
-        var table: String
-        var rowid: Int64
-        var parent: String
-        var key: Int64
-    }
-
-    /// `PRAGMA foreign_key_check` of the given tables: comparing before and after a change counts only the
-    /// violations the change caused, never an old orphan elsewhere.
-    static func foreignKeyViolations(_ db: Database, tables: Set<String>) throws -> Set<Violation> {
-        var found: Set<Violation> = []
-        for table in tables.sorted() {
-            let quoted = "'" + table.replacingOccurrences(of: "'", with: "''") + "'"
-            for row in try db.rows("PRAGMA main.foreign_key_check(\(quoted))") {
-                found.insert(Violation(table: row[0].string ?? table, rowid: row[1].int64 ?? -1, parent: row[2].string ?? "",
-                                       key: row[3].int64 ?? 0))
-            }
-        }
-        return found
     }
 
     // MARK: - Planning

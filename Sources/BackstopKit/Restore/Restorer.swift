@@ -43,7 +43,7 @@ public struct RestoreRequest: Sendable {
 }
 
 /// What a restore did.
-public struct RestoreReport {
+public struct RestoreReport: Sendable {
     public var restored: Manifest
     /// The snapshot of the state just before the restore, to undo it.
     public var preRestore: Manifest?
@@ -81,9 +81,14 @@ public enum Restorer {
                                 progress: PhaseProgress? = nil) throws -> (RollbackChoice, RestoreReport) {
         let choice = try Rollback.select(database: database, store: store, toVersion: version)
         try confirm?(choice)
-        let undone = choice.undoneRun.isEmpty
-            ? "back to version \(choice.toVersion.map(String.init) ?? "none")"
-            : "undid the run that applied \(choice.undoneRun.map(String.init).joined(separator: ", "))"
+        let undone: String
+        if let command = choice.undoneCommand {
+            undone = "undid run \(command.run) (\(command.command))"
+        } else if choice.undoneRun.isEmpty {
+            undone = "back to version \(choice.toVersion.map(String.init) ?? "none")"
+        } else {
+            undone = "undid the run that applied \(choice.undoneRun.map(String.init).joined(separator: ", "))"
+        }
         let report = try restoreLive(choice.manifest, store: store, database: database, options: options, progress: progress,
                                      action: .rollback, details: "\(undone): restored the state of \(choice.manifest.createdAt)")
         return (choice, report)
@@ -101,13 +106,22 @@ public enum Restorer {
                                    options: RestoreOptions = RestoreOptions(),
                                    progress: PhaseProgress? = nil, action: JournalEntry.Action = .restore,
                                    details: String? = nil) throws -> RestoreReport {
+        try restoreLive(manifest, store: store, database: databasePath, options: options, progress: progress, action: action,
+                        details: details, databaseLockHeld: false)
+    }
+
+    /// The same, for a caller that already holds the database lock (a protected run restoring its own
+    /// pre-migration snapshot).
+    static func restoreLive(_ manifest: Manifest, store: SnapshotStore, database databasePath: String, options: RestoreOptions,
+                            progress: PhaseProgress?, action: JournalEntry.Action, details: String?,
+                            databaseLockHeld: Bool) throws -> RestoreReport {
         let started = Date()
         let database = FileSystem.absolute(databasePath)
         try Database.checkIsSQLiteFile(database)
         try refuseOtherDatabase(manifest, store: store, database: database, options: options)
         try refuseFailedCheck(manifest, options: options)
-        let databaseLock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
-        defer { databaseLock.release() }
+        let databaseLock = databaseLockHeld ? nil : try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
+        defer { databaseLock?.release() }
         let storeLock = try store.lock(.shared, wait: options.lockWait, notify: options.notify)
         defer { storeLock.release() }
 

@@ -16,6 +16,8 @@ public struct SnapshotOptions: Sendable {
     public var lockWait: TimeInterval = 30
     /// For `pre-migration` snapshots: the migrations about to run.
     public var migrations: [Int64]?
+    /// For snapshots taken by `run`: the command about to run.
+    public var command: String?
     /// Compression threads (all cores by default).
     public var workers: Int = ImageCodec.defaultWorkers
     /// Run `PRAGMA quick_check` on the image as it is taken and record the result in the manifest.
@@ -96,6 +98,9 @@ public enum Snapshotter {
         try source.execute("BEGIN DEFERRED")
         defer { if source.isInTransaction { try? source.execute("ROLLBACK") } }
         let schemaVersion = try SchemaVersion.read(from: source)   // also starts the read transaction
+        // The application's own migrator, as its table says; informational, so a table that cannot be
+        // read never stops a backup.
+        let appMigrations = (try? AppMigrators.detect(source)) ?? nil
         let takenAt = Date()
         let journalMode = try source.journalMode
         let deadline = Date().addingTimeInterval(max(options.lockWait, 5))
@@ -130,7 +135,8 @@ public enum Snapshotter {
         }
         try source.execute("ROLLBACK")
         let manifest = try commit(file, digest: digest, pageSize: streamed.pageSize, pageCount: streamed.pageCount,
-                                  takenAt: takenAt, schemaVersion: schemaVersion, journalMode: journalMode, check: check,
+                                  takenAt: takenAt, schemaVersion: schemaVersion, appMigrations: appMigrations,
+                                  journalMode: journalMode, check: check,
                                   of: database, store: store, options: options, started: started)
         return .created(manifest)
     }
@@ -138,7 +144,7 @@ public enum Snapshotter {
     /// Commits a compressed snapshot: the data file under a fresh id (never replacing anything, and held
     /// locked so no cleanup takes it for an orphan), the next sequence number, then the manifest.
     static func commit(_ file: TemporaryFile, digest: ImageDigest, pageSize: Int, pageCount: Int, takenAt: Date,
-                       schemaVersion: Int64?, journalMode: JournalMode, check: ImageCheck?, of database: String,
+                       schemaVersion: Int64?, appMigrations: AppMigrationState?, journalMode: JournalMode, check: ImageCheck?, of database: String,
                        store: SnapshotStore, options: SnapshotOptions, started: Date) throws -> Manifest {
         do { try file.sync() } catch let error as BackstopError { throw error.diskFull(in: store.path) }
         var id = Timestamp.compactID(takenAt)
@@ -162,7 +168,7 @@ public enum Snapshotter {
                 sqliteVersion: Database.libraryVersion, toolVersion: BackstopVersion.current,
                 durationMs: Int(Date().timeIntervalSince(started) * 1000), journalMode: journalMode,
                 compressionLevel: options.level, migrations: options.migrations, sequence: try store.nextSequence(),
-                check: check)
+                check: check, appMigrations: appMigrations, command: options.command)
             Fault.point("snapshot.before-manifest")
             try FileSystem.writeAtomically(try manifest.encoded(), to: store.manifestPath(id: id), replace: false)
             Fault.point("snapshot.after-manifest")

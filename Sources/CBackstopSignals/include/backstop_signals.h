@@ -20,6 +20,15 @@ void bk_cleanup_remove(int slot);
 /* Unlinks every registered path now and forgets them (used by tests and fault points). */
 void bk_cleanup_run(void);
 
+/*
+ * While a wrapped command runs (`backstop run`), a signal must not end Backstop: it has to check and,
+ * if need be, restore the database once the command is gone. Between begin and end, SIGINT, SIGTERM,
+ * SIGHUP and SIGQUIT are passed on to the command's process group (pid is its leader) and recorded.
+ * bk_forward_end returns the first signal recorded (0 if none) and restores the usual behaviour.
+ */
+void bk_forward_begin(int pid);
+int bk_forward_end(void);
+
 #ifdef __cplusplus
 }
 #endif
