@@ -41,6 +41,22 @@ public final class Database {
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// Loads an SQLite extension (a shared library) into this connection, for SQL functions an
+    /// application registers itself. Loading is enabled only for the call.
+    ///
+    /// Related SQLite documentation: <https://www.sqlite.org/loadext.html>
+    public func loadExtension(_ path: String) throws {
+        backstop_sqlite_db_config_load_extension(handle, 1)
+        defer { backstop_sqlite_db_config_load_extension(handle, 0) }
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_load_extension(handle, path, nil, &message)
+        guard code == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? "cannot load it"
+            sqlite3_free(message)
+            throw SQLiteError(code: ResultCode(rawValue: code), message: "loading the extension \(path): \(text)")
+        }
+    }
+
     /// How long a statement waits for another connection's lock before failing with SQLITE_BUSY.
     public func setBusyTimeout(_ seconds: TimeInterval) {
         busyTimeout = min(max(0, seconds), 86_400)

@@ -79,6 +79,51 @@ public enum SQLScript {
         return statements
     }
 
+    /// For each line of `text` (split on "\n"), whether it starts outside any string literal, quoted
+    /// identifier or block comment: only such a line can be a section marker such as `-- backstop:down`
+    /// (the same words inside a multi-line string are data).
+    public static func linesStartingInCode(_ text: String) -> [Bool] {
+        var result: [Bool] = [true]
+        var state: UInt8 = 0          // 0 code, or the quote character, or "*" inside a block comment
+        var inLineComment = false
+        let chars = Array(text.utf8)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c == UInt8(ascii: "\n") {
+                inLineComment = false
+                result.append(state == 0)
+                i += 1
+                continue
+            }
+            if inLineComment { i += 1; continue }
+            switch state {
+            case 0:
+                if c == UInt8(ascii: "'") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "`") || c == UInt8(ascii: "[") {
+                    state = c == UInt8(ascii: "[") ? UInt8(ascii: "]") : c
+                } else if c == UInt8(ascii: "-") && i + 1 < chars.count && chars[i + 1] == UInt8(ascii: "-") {
+                    inLineComment = true
+                    i += 1
+                } else if c == UInt8(ascii: "/") && i + 1 < chars.count && chars[i + 1] == UInt8(ascii: "*") {
+                    state = UInt8(ascii: "*")
+                    i += 1
+                }
+            case UInt8(ascii: "*"):
+                if c == UInt8(ascii: "*") && i + 1 < chars.count && chars[i + 1] == UInt8(ascii: "/") {
+                    state = 0
+                    i += 1
+                }
+            default:
+                if c == state {
+                    // A doubled quote is an escaped quote, not the end.
+                    if state != UInt8(ascii: "]"), i + 1 < chars.count, chars[i + 1] == state { i += 1 } else { state = 0 }
+                }
+            }
+            i += 1
+        }
+        return result
+    }
+
     /// True when `text` holds only whitespace and comments.
     public static func isBlank(_ text: String) -> Bool {
         stripLeadingComments(text).isEmpty

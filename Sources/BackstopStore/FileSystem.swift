@@ -62,6 +62,12 @@ public enum FileSystem {
         return standardized
     }
 
+    /// True when `path` is an existing regular file of zero bytes (for SQLite, a valid empty database).
+    public static func isEmptyFile(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && info.st_size == 0
+    }
+
     /// Creates a private folder (0700, whatever the umask). Returns false when it already existed, in
     /// which case its mode is left exactly as it is (Backstop changes only what it creates).
     @discardableResult

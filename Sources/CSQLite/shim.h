@@ -10,4 +10,10 @@ static inline int backstop_sqlite_db_config_defensive(sqlite3 *db, int on) {
     int out = 0;
     return sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, on, &out);
 }
+/// Turns loading extensions through sqlite3_load_extension (not SQL's load_extension()) on or off.
+static inline int backstop_sqlite_db_config_load_extension(sqlite3 *db, int on) {
+    int out = 0;
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, on, &out);
+}
+
 #endif

@@ -32,7 +32,7 @@ extension Backstop {
             // Without a migrations folder, a database that another migrator manages is checked for that
             // migrator's failures; with neither, there is nothing to check, and that is not "ok".
             let hasFolder = FileSystem.isDirectory(resolved.migrations) || resolved.migrationsConfigured || resolved.database.isEmpty
-            let directory = hasFolder ? try MigrationDirectory.load(path: resolved.migrations) : nil
+            let directory = hasFolder ? try MigrationDirectory.load(path: resolved.migrations, layout: migrations.format) : nil
             var status = MigrationStatus(currentVersion: nil, applied: [], pending: directory?.files ?? [], problems: directory?.problems ?? [])
             var database: String?
             var app: AppMigrationState?
@@ -42,7 +42,7 @@ extension Backstop {
                 try Database.checkIsSQLiteFile(database!)
                 app = try AppMigrators.detect(try Database.openForReading(database!))
                 if directory != nil {
-                    let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
+                    let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format)
                     status = try migrator.status()
                     if postconditions { failures = try migrator.checkPostconditions(fromVersion: from) }
                 } else {
@@ -65,8 +65,11 @@ extension Backstop {
                 }
                 output.emit(object)
             } else {
-                let files = directory.map { Line("\(raw: String($0.files.count)) migration file\(raw: $0.files.count == 1 ? "" : "s") in \($0.path)") }
-                    ?? Line("no migrations folder")
+                let files = directory.map { directory -> Line in
+                    let unusable = Set(directory.problems.filter { $0.kind == .invalid }.compactMap(\.file)).count
+                    let total = directory.files.count + unusable
+                    return Line("\(raw: String(total)) migration file\(raw: total == 1 ? "" : "s") in \(directory.path)\(raw: unusable > 0 ? " (\(unusable) cannot be used)" : "")")
+                } ?? Line("no migrations folder")
                 output.say(files + (database.map { Line(", database \($0) at version \(MigrationWords.version(status.currentVersion))") } ?? ""))
                 if let app { output.say("App migrator: \(AppWords.state(app))") }
                 output.say(MigrationWords.problems(status.problems, app: app))

@@ -28,8 +28,14 @@ extension Backstop {
         @OptionGroup var guardOptions: GuardOptions
         @OptionGroup var confirmation: ConfirmOptions
 
-        @Option(help: ArgumentHelp("Apply migrations up to and including this version. Default: all pending.", valueName: "version"))
-        var to: Int64?
+        @Option(help: ArgumentHelp("Apply migrations up to and including this version (as the folder writes it). Default: all pending.", valueName: "version"))
+        var to: String?
+
+        @Flag(help: "Create the database (empty) if it does not exist, then migrate it.")
+        var create = false
+
+        @Option(name: .customLong("load-extension"), help: ArgumentHelp("An SQLite extension to load before migrating (for SQL functions the app registers). Repeatable.", valueName: "path"))
+        var extensions: [String] = []
 
         @Flag(help: "Rehearse on a private copy of the database; change nothing.")
         var dryRun = false
@@ -58,9 +64,20 @@ extension Backstop {
             let output = session.output
             session.ignoringGuard(guardOptions.ignoreGuard)
             let resolved = try target.resolve(session, migrations: migrations.dir)
-            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store)
+            if create && !FileSystem.exists(resolved.database) {
+                guard !dryRun else { throw BackstopError.invalidInput("--create with --dry-run: there is no database to rehearse on") }
+                try Migrator.createDatabase(resolved.database)
+                output.note("Created the empty database \(resolved.database).")
+            }
+            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format)
             var options = Migrator.Options()
-            options.target = to
+            if let to {
+                guard let version = migrator.directory.version(named: to) else {
+                    throw BackstopError.invalidInput("there is no migration \(to) in \(migrator.directory.path)")
+                }
+                options.target = version
+            }
+            options.extensions = extensions.map { FileSystem.absolute($0) }
             options.dryRun = dryRun
             options.snapshot = !noSnapshot
             options.ignoreGuard = guardOptions.ignoreGuard
@@ -73,6 +90,11 @@ extension Backstop {
             if allowOutOfOrder { options.allowed.insert(.outOfOrder) }
             options.confirm = { plan in
                 output.say(MigrationWords.plan(plan))
+                for note in (plan.migrations + plan.repeatables).flatMap(\.notes) { output.note("note: \(note)") }
+                if plan.preexistingViolations > 0 {
+                    let one = plan.preexistingViolations == 1
+                    output.warn("\(raw: String(plan.preexistingViolations)) row\(raw: one ? "" : "s") already point\(raw: one ? "s" : "") at nothing before this run (see 'backstop check --postconditions'); \(raw: one ? "it is" : "they are") not the run's doing and \(raw: one ? "does" : "do") not stop it")
+                }
                 if dryRun { return }
                 if noSnapshot {
                     output.warn("--no-snapshot: no pre-migration snapshot will be taken. If this run leaves the data wrong, 'backstop rollback' cannot undo it; only an older snapshot or down migrations can.")
@@ -101,7 +123,7 @@ extension Backstop {
             let report = try migrator.migrate(options)
             if output.json { output.emit(MigrateJSON(command: "migrate", report)); return }
             if report.plan.migrations.isEmpty {
-                output.say("Nothing to migrate: the database is at version \(MigrationWords.version(report.plan.fromVersion)).")
+                output.say("Nothing to migrate: the database is at version \(MigrationWords.version(report.plan.fromVersion, report.plan.versionNames)).")
                 return
             }
             if report.dryRun {
@@ -115,7 +137,7 @@ extension Backstop {
                 output.say("Pre-migration snapshot \(snapshot.id) taken; undo this run with: \(raw: session.context.command("rollback", migrations: true, changes: true))")
             }
             output.say(MigrationWords.steps(report.steps))
-            output.say("The database is now at version \(MigrationWords.version(report.plan.toVersion)) (\(raw: String(report.durationMs)) ms).")
+            output.say("The database is now at version \(MigrationWords.version(report.plan.toVersion, report.plan.versionNames)) (\(raw: String(report.durationMs)) ms).")
         }
     }
 }

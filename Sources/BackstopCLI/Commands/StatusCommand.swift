@@ -35,28 +35,45 @@ extension Backstop {
             // Without a migrations folder (an application with its own migrator), the status says what the
             // database records; a folder that was asked for must exist.
             let folder = FileSystem.isDirectory(resolved.migrations) || resolved.migrationsConfigured ? resolved.migrations : nil
-            let status = try folder.map { try Migrator(database: database, migrations: $0, store: resolved.store).status() }
-                ?? Migrator.statusWithoutFolder(database: database)
+            let migrator = try folder.map { try Migrator(database: database, migrations: $0, store: resolved.store, layout: migrations.format) }
+            let status = try migrator?.status() ?? Migrator.statusWithoutFolder(database: database)
+            let layout = migrator?.directory.layout
             let reader = try Database.openForReading(database)
             let app = try AppMigrators.detect(reader)
             let runs = try RunHistory.read(reader)
             if output.json {
                 var object = StatusJSON(command: "status", status: status, database: database, directory: folder)
                 object.appMigrations = app.map(AppMigrationJSON.init)
+                object.layout = layout?.rawValue
+                object.appliedByToolOnly = status.appliedByToolOnly.map(MigrationFileJSON.init)
                 output.emit(object)
                 return
             }
             output.say("Database:        \(database)")
-            output.say("Migrations:      \(folder ?? "none (no folder at \(resolved.migrations); give --dir if it is elsewhere)")")
-            output.say("Current version: \(MigrationWords.version(status.currentVersion))")
-            let applied = status.applied.map { "\($0.version)" + ($0.kind == .baseline ? " baseline" : "") }.joined(separator: ", ")
+            if let folder, let layout {
+                let kept = layout.historyTable.map { "; \($0) kept in step" } ?? ""
+                output.say("Migrations:      \(folder) (\(raw: layout.rawValue) layout\(raw: kept))")
+            } else {
+                output.say("Migrations:      none (no folder at \(resolved.migrations); give --dir if it is elsewhere)")
+            }
+            let names = Dictionary((migrator?.directory.files ?? []).map { ($0.version, $0.shownVersion) }, uniquingKeysWith: { a, _ in a })
+            output.say("Current version: \(MigrationWords.version(status.currentVersion, layout == .backstop ? [:] : names))")
+            let shownNames = layout == .backstop ? [:] : names
+            let applied = status.applied.map { MigrationWords.version($0.version, shownNames) + ($0.kind == .baseline ? " baseline" : "") }.joined(separator: ", ")
             output.say("Applied:         \(raw: String(status.applied.count))" + (status.applied.isEmpty ? "" : " (\(applied))"))
             if folder != nil {
                 output.say("Pending:         \(raw: String(status.pending.count))")
                 for file in status.pending { output.say("  \(file.displayName)") }
             }
+            if !status.appliedByToolOnly.isEmpty, let layout {
+                output.say("Applied by \(raw: layout.rawValue) only: \(raw: String(status.appliedByToolOnly.count)) (\(status.appliedByToolOnly.map(\.displayName).joined(separator: ", ")))")
+                output.note("hint: record them in Backstop's history with '\(raw: session.context.command("baseline", store: false, migrations: true))'")
+            }
             if let app {
                 output.say("App migrator:    \(AppWords.state(app))")
+            }
+            for note in (migrator?.directory.files ?? []).filter({ file in status.pending.contains { $0.path == file.path } }).flatMap(\.notes) {
+                output.note("note: \(note)")
             }
             if let last = runs.last {
                 output.say("Protected runs:  \(raw: String(runs.count)), the last: run \(raw: String(last.run)), \(last.command) (\(last.startedAt))")

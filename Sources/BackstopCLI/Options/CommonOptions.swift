@@ -33,10 +33,16 @@ struct AllOptions: ParsableArguments {
     var all = false
 }
 
-/// `--dir`: the migrations folder.
+extension MigrationLayout: ExpressibleByArgument {}
+
+/// `--dir` and `--format`: the migrations folder and its layout.
 struct MigrationsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The migrations folder. Default: migrations in backstop.toml, then ./migrations.", valueName: "dir"))
     var dir: String?
+
+    @Option(help: ArgumentHelp("The folder's layout: backstop, drizzle, diesel, golang-migrate, dbmate, goose, flyway or sqlx. Default: detected from the folder.",
+                               valueName: "layout"))
+    var format: MigrationLayout?
 }
 
 /// `--ignore-guard`.

@@ -5,13 +5,19 @@ import Foundation
 
 struct MigrationFileJSON: Encodable {
     var version: Int64
+    /// The version as the layout writes it ("0003", "1.1", "20260115093000").
+    var versionText: String
     var name: String
     var file: String
+    var notes: [String]
     init(_ file: MigrationFile) {
         version = file.version
+        versionText = file.shownVersion
         name = file.name
         self.file = file.fileName
+        notes = file.notes
     }
+    enum CodingKeys: String, CodingKey { case version, versionText = "version_text", name, file, notes }
 }
 
 struct AppliedJSON: Encodable {
@@ -62,6 +68,8 @@ struct StatusJSON: Encodable {
     @Null var migrations: String?
     @Null var currentVersion: Int64?
     @Null var appMigrations: AppMigrationJSON?
+    @Null var layout: String?
+    var appliedByToolOnly: [MigrationFileJSON] = []
     var applied: [AppliedJSON]
     var pending: [MigrationFileJSON]
     var problems: [ProblemJSON]
@@ -86,7 +94,8 @@ struct StatusJSON: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, database, migrations, currentVersion = "current_version", appMigrations = "app_migrations", applied, pending
+        case schema, database, migrations, layout, currentVersion = "current_version", appMigrations = "app_migrations", applied, pending
+        case appliedByToolOnly = "applied_by_tool_only"
         case problems, ok, postconditionFailures = "postcondition_failures"
     }
 }
@@ -203,7 +212,7 @@ struct NewJSON: Encodable {
 
 /// Words for migration plans, reports and problems.
 enum MigrationWords {
-    static func version(_ v: Int64?) -> String { v.map(String.init) ?? "none" }
+    static func version(_ v: Int64?, _ names: [Int64: String] = [:]) -> String { v.map { names[$0] ?? String($0) } ?? "none" }
 
     static func overrideFlag(_ kind: MigrationProblem.Kind) -> String? {
         switch kind {
@@ -211,13 +220,14 @@ enum MigrationWords {
         case .missing: return "--allow-missing"
         case .duplicateVersion: return "--allow-duplicate-versions"
         case .outOfOrder: return "--allow-out-of-order"
-        case .invalid: return nil
+        case .invalid, .toolFailed: return nil
         }
     }
 
     static func plan(_ plan: MigrationPlan, verb: String = "apply") -> Line {
-        var lines: [Line] = ["Plan for \(plan.database): version \(version(plan.fromVersion)) -> \(version(plan.toVersion)), \(verb) \(plan.migrations.count) migration\(raw: plan.migrations.count == 1 ? "" : "s"):"]
-        for file in plan.migrations {
+        let count = plan.migrations.count + plan.repeatables.count
+        var lines: [Line] = ["Plan for \(plan.database): version \(version(plan.fromVersion, plan.versionNames)) -> \(version(plan.toVersion, plan.versionNames)), \(verb) \(count) migration\(raw: count == 1 ? "" : "s"):"]
+        for file in plan.migrations + plan.repeatables {
             let checks = file.require.isEmpty && file.verify.isEmpty ? ""
                 : "  (\(file.require.count) precondition\(file.require.count == 1 ? "" : "s"), \(file.verify.count) postcondition\(file.verify.count == 1 ? "" : "s"))"
             lines.append("  \(file.displayName)\(raw: checks)")
@@ -227,7 +237,7 @@ enum MigrationWords {
 
     static func steps(_ steps: [MigrationStep]) -> Line {
         var table = TextTable(headers: ["VERSION", "NAME", "DURATION", "ROWS CHANGED"])
-        for step in steps { table.append([String(step.version), step.name, "\(step.durationMs) ms", String(step.rowsChanged)]) }
+        for step in steps { table.append([step.shownVersion, step.name, "\(step.durationMs) ms", String(step.rowsChanged)]) }
         return table.render()
     }
 

@@ -124,6 +124,7 @@ enum Words {
         case .duplicateVersion: return "override: --allow-duplicate-versions"
         case .outOfOrder: return "override: --allow-out-of-order"
         case .invalid: return "fix the file"
+        case .toolFailed: return "fix it with that tool, or restore the snapshot taken before the failed run"
         }
     }
 

@@ -13,6 +13,18 @@ public struct CheckRows: Sendable {
 
     public var isEmpty: Bool { rows.isEmpty }
 
+    public init(columns: [String], rows: [[SQLiteValue]], more: Bool) {
+        self.columns = columns; self.rows = rows; self.more = more
+    }
+
+    /// The first foreign-key violations, as `PRAGMA foreign_key_check` shows them.
+    init(violations: Set<ForeignKeyViolation>) {
+        let sorted = violations.sorted { ($0.table, $0.rowid) < ($1.table, $1.rowid) }
+        columns = ["table", "rowid", "parent", "fkid"]
+        rows = sorted.prefix(Checks.rowLimit).map { [.text($0.table), .integer($0.rowid), .text($0.parent), .integer($0.key)] }
+        more = sorted.count > Checks.rowLimit
+    }
+
     /// `id=3, name='a'` lines, indented.
     public func describe(indent: String = "    ") -> String {
         var lines = rows.map { row in indent + zip(columns, row).map { "\($0)=\($1.sqlLiteralForDisplay)" }.joined(separator: ", ") }

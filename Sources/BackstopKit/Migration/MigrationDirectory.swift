@@ -15,8 +15,11 @@ public struct MigrationProblem: Equatable, Sendable {
         case duplicateVersion = "duplicate_version"
         /// A pending migration older than the newest applied one.
         case outOfOrder = "out_of_order"
-        /// A file that cannot be used: bad name, unknown marker, forbidden statement, no SQL.
+        /// A file that cannot be used: bad name, unknown marker, forbidden statement.
         case invalid
+        /// The layout's own tool records a failed or unfinished migration (golang-migrate's dirty flag, a
+        /// failed Flyway or sqlx row): fix it with that tool, or restore a snapshot.
+        case toolFailed = "tool_failed"
     }
 
     public var kind: Kind
@@ -25,60 +28,70 @@ public struct MigrationProblem: Equatable, Sendable {
     public var message: String
 
     /// True when a run may be allowed to proceed despite this problem (not for a file that cannot be used).
-    public var canBeOverridden: Bool { kind != .invalid }
+    public var canBeOverridden: Bool { kind != .invalid && kind != .toolFailed }
 }
 
-/// A folder of `NNNN_name.sql` migrations and an optional `guard.sql`.
+/// A folder of migrations in one of the layouts Backstop reads (its own `NNNN_name.sql`, or another
+/// migrator's), and an optional `guard.sql`.
 public struct MigrationDirectory: Sendable {
     public static let guardFileName = "guard.sql"
 
     public var path: String
+    public var layout: MigrationLayout = .backstop
     /// Every readable migration, ordered by version then name.
     public var files: [MigrationFile]
+    /// Flyway's repeatable migrations.
+    public var repeatables: [MigrationFile] = []
     /// Queries that must each return no rows before any run or restore.
     public var guardQueries: [SQLStatement]
-    /// Problems of the folder itself (no database needed).
+    /// Problems of the folder itself (no database needed): every problem of every file.
     public var problems: [MigrationProblem]
 
-    /// Loads the folder. A missing folder is an error; problems in files are collected, not thrown.
-    public static func load(path: String) throws -> MigrationDirectory {
+    public init(path: String, layout: MigrationLayout = .backstop, files: [MigrationFile], repeatables: [MigrationFile] = [],
+                guardQueries: [SQLStatement], problems: [MigrationProblem]) {
+        self.path = path; self.layout = layout; self.files = files; self.repeatables = repeatables
+        self.guardQueries = guardQueries; self.problems = problems
+    }
+
+    /// Loads the folder, in `layout` (detected from the folder, and from `databaseTables` where two tools
+    /// name files alike, when nil). A missing folder is an error; problems in files are collected, not thrown.
+    public static func load(path: String, layout: MigrationLayout? = nil, databaseTables: Set<String> = []) throws -> MigrationDirectory {
         let absolute = FileSystem.absolute(path)
         guard FileSystem.isDirectory(absolute) else {
             throw BackstopError.noMigrationsFolder(absolute)
         }
-        var files: [MigrationFile] = []
-        var problems: [MigrationProblem] = []
+        let layout = layout ?? MigrationLayout.detect(folder: absolute, databaseTables: databaseTables)
+        var loaded = try layout.load(folder: absolute)
         var guardQueries: [SQLStatement] = []
-        for name in try FileSystem.listDirectory(absolute).sorted() where name.hasSuffix(".sql") && !name.hasPrefix(".") {
-            let full = (absolute as NSString).appendingPathComponent(name)
-            if name == guardFileName {
-                do {
-                    guardQueries = try MigrationDirectory.readGuard(full)
-                } catch {
-                    problems.append(MigrationProblem(kind: .invalid, version: nil, file: name, message: "\(error)"))
-                }
-                continue
-            }
-            guard MigrationFile.parseName(name) != nil else {
-                problems.append(MigrationProblem(kind: .invalid, version: nil, file: name,
-                                                 message: "\(name) is not named like a migration (NNNN_name.sql), so it would never run"))
-                continue
-            }
+        let guardPath = (absolute as NSString).appendingPathComponent(guardFileName)
+        if FileSystem.exists(guardPath) {
             do {
-                files.append(try MigrationFile.load(path: full))
+                guardQueries = try MigrationDirectory.readGuard(guardPath)
             } catch {
-                problems.append(MigrationProblem(kind: .invalid, version: MigrationFile.parseName(name)?.version, file: name,
-                                                 message: "\(error)"))
+                loaded.problems.append(MigrationProblem(kind: .invalid, version: nil, file: guardFileName, message: "\(error)"))
             }
         }
+        var files = loaded.files
         files.sort { ($0.version, $0.name) < ($1.version, $1.name) }
+        var problems = loaded.problems
         let byVersion = Dictionary(grouping: files, by: \.version)
         for (version, group) in byVersion.sorted(by: { $0.key < $1.key }) where group.count > 1 {
             problems.append(MigrationProblem(
                 kind: .duplicateVersion, version: version, file: group.map(\.fileName).joined(separator: ", "),
-                message: "\(group.count) files share version \(version): \(group.map(\.fileName).joined(separator: ", ")) (renumber one of them)"))
+                message: "\(group.count) files share version \(group[0].shownVersion): \(group.map(\.fileName).joined(separator: ", ")) (renumber one of them)"))
         }
-        return MigrationDirectory(path: absolute, files: files, guardQueries: guardQueries, problems: problems)
+        return MigrationDirectory(path: absolute, layout: layout, files: files, repeatables: loaded.repeatables,
+                                  guardQueries: guardQueries, problems: problems)
+    }
+
+    /// The version a user names (`28`, `0028`, Flyway's `1.1`, a timestamp) as Backstop orders it, or nil.
+    public func version(named text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let file = files.first(where: { $0.versionText == trimmed }) { return file.version }
+        if layout == .flyway, let keys = FlywayLayout.orderKeys(files.map(\.versionText) + [trimmed]), files.contains(where: { $0.versionText.contains(".") }) {
+            return keys[trimmed]
+        }
+        return Int64(trimmed)
     }
 
     /// The guard queries of the folder at `path`, or none when it has no guard.sql (or does not exist).

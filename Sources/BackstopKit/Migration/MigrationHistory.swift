@@ -123,20 +123,27 @@ public struct MigrationStatus: Sendable {
     public var applied: [AppliedMigration]
     public var pending: [MigrationFile]
     public var problems: [MigrationProblem]
+    /// Another tool's layout: migrations its own history records as applied that Backstop's does not
+    /// (the tool ran them before Backstop did; `baseline` records them).
+    public var appliedByToolOnly: [MigrationFile] = []
 
-    public init(currentVersion: Int64?, applied: [AppliedMigration], pending: [MigrationFile], problems: [MigrationProblem]) {
+    public init(currentVersion: Int64?, applied: [AppliedMigration], pending: [MigrationFile], problems: [MigrationProblem],
+                appliedByToolOnly: [MigrationFile] = []) {
         self.currentVersion = currentVersion
         self.applied = applied
         self.pending = pending
         self.problems = problems
+        self.appliedByToolOnly = appliedByToolOnly
     }
 
-    /// Compares the folder with the history.
-    public static func compute(directory: MigrationDirectory, history: [AppliedMigration]) -> MigrationStatus {
+    /// Compares the folder with the history (Backstop's, and the layout's tool's when given: what either
+    /// records as applied is not pending).
+    public static func compute(directory: MigrationDirectory, history: [AppliedMigration], toolApplied: Set<Int64>? = nil,
+                               toolProblems: [(MigrationFile, String)] = []) -> MigrationStatus {
         var problems = directory.problems
         var pending: [MigrationFile] = []
         let filesByVersion = Dictionary(grouping: directory.files, by: \.version)
-        let appliedVersions = Set(history.map(\.version))
+        let appliedVersions = Set(history.map(\.version)).union(toolApplied ?? [])
         for file in directory.files where !appliedVersions.contains(file.version) { pending.append(file) }
         for entry in history {
             guard let files = filesByVersion[entry.version] else {
@@ -152,14 +159,20 @@ public struct MigrationStatus: Sendable {
                     message: "\(file.fileName) changed after it was applied (\(entry.appliedAt))"))
             }
         }
-        let newestApplied = history.map(\.version).max()
+        for (file, message) in toolProblems where !problems.contains(where: { $0.kind == .changed && $0.version == file.version }) {
+            problems.append(MigrationProblem(kind: .changed, version: file.version, file: file.fileName, message: message))
+        }
+        let newestApplied = appliedVersions.max()
         if let newestApplied {
             for file in pending where file.version < newestApplied {
                 problems.append(MigrationProblem(kind: .outOfOrder, version: file.version, file: file.fileName,
-                    message: "\(file.fileName) is pending but older than the newest applied migration (\(newestApplied))"))
+                    message: "\(file.fileName) is pending but older than the newest applied migration (\(directory.files.first { $0.version == newestApplied }?.shownVersion ?? String(newestApplied)))"))
             }
         }
-        return MigrationStatus(currentVersion: newestApplied, applied: history, pending: pending, problems: problems)
+        let recorded = Set(history.map(\.version))
+        let byToolOnly = directory.files.filter { (toolApplied ?? []).contains($0.version) && !recorded.contains($0.version) }
+        return MigrationStatus(currentVersion: newestApplied, applied: history, pending: pending, problems: problems,
+                               appliedByToolOnly: byToolOnly)
     }
 }
 

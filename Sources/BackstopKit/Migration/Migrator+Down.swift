@@ -25,6 +25,8 @@ extension Migrator {
             }
             switch file.down {
             case .some(let statements) where !statements.isEmpty: files.append(file)
+            // A placeholder (no SQL up) is undone by doing nothing.
+            case _ where file.up.isEmpty && file.require.isEmpty && file.verify.isEmpty: files.append(file)
             case .some: lacking.append("\(file.fileName) (its down section holds only comments: it would undo nothing)")
             case .none: lacking.append("\(file.fileName) (no down section)")
             }
@@ -32,10 +34,14 @@ extension Migrator {
         if !lacking.isEmpty {
             let store = FileSystem.isDirectory(storePath) ? try openStore() : nil
             let back = try store.flatMap { try Rollback.nearestVersion(atOrBelow: version, database: database, store: $0) }
-            throw BackstopError.refused("cannot go down to \(version): " + lacking.joined(separator: ", ") + "; nothing was changed",
+            let shown = version == 0 ? "0" : directory.files.first { $0.version == version }?.shownVersion ?? String(version)
+            throw BackstopError.refused("cannot go down to \(shown): " + lacking.joined(separator: ", ") + "; nothing was changed",
                                         remedy: back.map { .rollback(version: $0, target: version) } ?? .listSnapshots)
         }
-        let plan = MigrationPlan(database: database, fromVersion: history.map(\.version).max(), migrations: files)
+        var plan = MigrationPlan(database: database, fromVersion: history.map(\.version).max(), migrations: files)
+        if directory.layout != .backstop {
+            plan.versionNames = Dictionary(directory.files.map { ($0.version, $0.shownVersion) }, uniquingKeysWith: { a, _ in a })
+        }
         guard !files.isEmpty else {
             return MigrationReport(plan: plan, steps: [], snapshot: nil, dryRun: false, tableCounts: [], durationMs: 0)
         }
@@ -44,6 +50,8 @@ extension Migrator {
         var snapshot: Manifest?
         let store = try openStore()
         let db = try openForChange(lockWait: options.lockWait)
+        let tool = toolHistory
+        let stillApplied = directory.files.filter { file in history.contains { $0.version == file.version && $0.name == file.name } && !files.contains(file) }
         let steps = try Migrator.inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: false, events: options.events) {
             // Inside the write transaction: the snapshot is exactly the state the run starts from.
             if options.snapshot {
@@ -64,10 +72,14 @@ extension Migrator {
                     MigrationFailure(migration: file.displayName, file: file.path, phase: .down, statement: statement,
                                      message: message, rows: nil, versionBefore: plan.fromVersion)
                 }
-                let step = MigrationStep(version: file.version, name: file.name,
+                let step = MigrationStep(version: file.version, shownVersion: file.shownVersion, name: file.name,
                                          durationMs: Int64(Date().timeIntervalSince(begin) * 1000),
                                          rowsChanged: db.totalChanges - changesBefore)
                 try MigrationHistory.remove(db, version: file.version, name: file.name)
+                // The layout's tool sees it undone too.
+                if try db.tableExists(tool.layout.historyTable ?? "") {
+                    try tool.recordUndone(file, db: db, remaining: stillApplied + files.filter { $0.version < file.version })
+                }
                 steps.append(step)
                 options.events?(.applied(step))
             }

@@ -9,13 +9,25 @@ public struct MigrationPlan: Sendable {
     public var database: String
     public var fromVersion: Int64?
     public var migrations: [MigrationFile]
+    /// Flyway's repeatable migrations that run after them (never applied, or changed since).
+    public var repeatables: [MigrationFile] = []
+    /// Rows whose foreign key pointed at nothing before the run (not the run's doing).
+    public var preexistingViolations: Int = 0
+    /// Versions in the layout's own words, where they differ from Backstop's numbers (another tool's layout).
+    public var versionNames: [Int64: String] = [:]
     /// The highest version the database is at once the plan is applied (an out-of-order migration does not lower it).
     public var toVersion: Int64? { (migrations.map(\.version) + [fromVersion].compactMap { $0 }).max() }
+
+    public init(database: String, fromVersion: Int64?, migrations: [MigrationFile], repeatables: [MigrationFile] = []) {
+        self.database = database; self.fromVersion = fromVersion; self.migrations = migrations; self.repeatables = repeatables
+    }
 }
 
 /// What happened to one migration of a run.
 public struct MigrationStep: Sendable {
     public var version: Int64
+    /// The version as the layout writes it.
+    public var shownVersion: String
     public var name: String
     public var durationMs: Int64
     public var rowsChanged: Int64
@@ -74,6 +86,8 @@ public final class Migrator {
         public var snapshotProgress: PhaseProgress?
         /// Receives what is worth telling the user (a lock taken over from a run that died).
         public var notify: Notifier = { _ in }
+        /// SQLite extensions to load into the run's connection (for SQL functions the app registers).
+        public var extensions: [String] = []
         public init() {}
     }
 
@@ -82,11 +96,27 @@ public final class Migrator {
     /// Where pre-migration snapshots go; created on the first run that needs it.
     public let storePath: String
 
-    public init(database: String, migrations: String, store: String? = nil) throws {
+    /// The layout's own history table, written beside Backstop's.
+    var toolHistory: ToolHistory { ToolHistory(layout: directory.layout) }
+
+    /// Reads the migrations folder in `layout` (detected from the folder, and from the database's tables
+    /// where two tools name files alike, when nil). An existing empty file is an empty database.
+    public init(database: String, migrations: String, store: String? = nil, layout: MigrationLayout? = nil) throws {
         self.database = FileSystem.absolute(database)
-        try Database.checkIsSQLiteFile(self.database)
-        self.directory = try MigrationDirectory.load(path: migrations)
+        var tables: Set<String> = []
+        if !FileSystem.isEmptyFile(self.database) {
+            try Database.checkIsSQLiteFile(self.database)
+            tables = Set(try Database.openForReading(self.database).rows("SELECT name FROM sqlite_schema WHERE type = 'table'").compactMap { $0[0].string })
+        }
+        self.directory = try MigrationDirectory.load(path: migrations, layout: layout, databaseTables: tables)
         self.storePath = FileSystem.absolute(store ?? SnapshotStore.defaultPath(forDatabase: self.database))
+    }
+
+    /// Creates an empty database at `path` for `migrate --create` (refusing to replace anything).
+    public static func createDatabase(_ path: String) throws {
+        let fd = try FileSystem.createExclusive(FileSystem.absolute(path), mode: 0o644)
+        close(fd)
+        FileSystem.fsyncDirectory((FileSystem.absolute(path) as NSString).deletingLastPathComponent)
     }
 
     /// The snapshot store, created (private) if missing.
@@ -101,8 +131,28 @@ public final class Migrator {
 
     /// Where the database stands. Reads only; takes no lock.
     public func status() throws -> MigrationStatus {
-        let db = try Database.openForReading(database)
-        return MigrationStatus.compute(directory: directory, history: try MigrationHistory.read(db))
+        if FileSystem.isEmptyFile(database) { return MigrationStatus.compute(directory: directory, history: []) }
+        return try status(on: try Database.openForReading(database))
+    }
+
+    func status(on db: Database) throws -> MigrationStatus {
+        let tool = toolHistory
+        var status = MigrationStatus.compute(directory: directory, history: try MigrationHistory.read(db),
+                                             toolApplied: try tool.applied(db, files: directory.files),
+                                             toolProblems: try tool.checksumMismatches(db, files: directory.files))
+        if directory.layout != .backstop, let app = try AppMigrators.detect(db), app.dirty,
+           app.tool == directory.layout.rawValue || (directory.layout == .dbmate && app.tool == "golang-migrate") {
+            status.problems.append(MigrationProblem(kind: .toolFailed, version: nil, file: nil,
+                                                    message: "\(app.tool) records a failed migration: \(app.problem ?? "see its history table")"))
+        }
+        return status
+    }
+
+    /// Writes the first page of an existing empty database file (a valid empty database), so that it can
+    /// be snapshotted and migrated like any other.
+    func initializeIfEmpty() throws {
+        guard FileSystem.isEmptyFile(database) else { return }
+        try Database(path: database, mode: .create).execute("PRAGMA synchronous = EXTRA; BEGIN IMMEDIATE; CREATE TABLE backstop_init(x); DROP TABLE backstop_init; COMMIT")
     }
 
     /// Opens the live database to change it, and takes its write lock now: an application holding a
@@ -119,10 +169,15 @@ public final class Migrator {
         defer { lock.release() }
 
         // Everything below is decided under the lock, so two runs never apply the same migration.
+        if !options.dryRun { try initializeIfEmpty() }
         let reader = try Database.openForReading(database, busyTimeout: options.lockWait)
         if !options.ignoreGuard { try Guard.enforce(directory.guardQueries, on: reader, action: options.dryRun ? "rehearsal" : "migration") }
-        let status = MigrationStatus.compute(directory: directory, history: try MigrationHistory.read(reader))
-        try Migrator.refuseProblems(status.problems, allowed: options.allowed)
+        try toolHistory.checkShape(reader)
+        let status = try status(on: reader)
+        // A file that cannot be used blocks only the runs that would reach it: --to a version before it runs.
+        let reach = options.target ?? Int64.max
+        try Migrator.refuseProblems(status.problems.filter { $0.kind != .invalid || ($0.version ?? Int64.min) <= reach || options.target == nil },
+                                    allowed: options.allowed)
         var pending = status.pending
         if let target = options.target {
             if let current = status.currentVersion, target < current {
@@ -136,8 +191,13 @@ public final class Migrator {
             }
             pending = pending.filter { $0.version <= target }
         }
-        let plan = MigrationPlan(database: database, fromVersion: status.currentVersion, migrations: pending)
-        guard !plan.migrations.isEmpty else {
+        let repeatables = try toolHistory.pendingRepeatables(reader, repeatables: directory.repeatables)
+        var plan = MigrationPlan(database: database, fromVersion: status.currentVersion, migrations: pending, repeatables: repeatables)
+        if directory.layout != .backstop {
+            plan.versionNames = Dictionary(directory.files.map { ($0.version, $0.shownVersion) }, uniquingKeysWith: { a, _ in a })
+        }
+        plan.preexistingViolations = try Checks.foreignKeyViolations(reader).count
+        guard !plan.migrations.isEmpty || !plan.repeatables.isEmpty else {
             return MigrationReport(plan: plan, steps: [], snapshot: nil, dryRun: options.dryRun, tableCounts: [], durationMs: 0)
         }
         try options.confirm?(plan)
@@ -153,7 +213,8 @@ public final class Migrator {
         var snapshot: Manifest?
         let store = try openStore()
         let db = try openForChange(lockWait: options.lockWait)
-        let steps = try Migrator.apply(plan, on: db, events: options.events, rehearsal: false) {
+        for path in options.extensions { try db.loadExtension(path) }
+        let steps = try Migrator.apply(plan, on: db, tool: toolHistory, events: options.events, rehearsal: false) {
             guard options.snapshot else { return nil }
             options.events?(.snapshotting)
             var snapshotOptions = SnapshotOptions(kind: .preMigration,
@@ -178,10 +239,11 @@ public final class Migrator {
         let privateCopy = try PrivateCopy(of: database, in: try openStore().path, lockWait: options.lockWait,
                                           progress: options.snapshotProgress)
         let copy: Database = privateCopy.database
+        for path in options.extensions { try copy.loadExtension(path) }
         let before = try Migrator.tableCounts(copy)
-        let steps = try Migrator.apply(plan, on: copy, events: options.events, rehearsal: true) { nil }
+        let steps = try Migrator.apply(plan, on: copy, tool: toolHistory, events: options.events, rehearsal: true) { nil }
         let after = try Migrator.tableCounts(copy)
-        let names = Set(before.keys).union(after.keys).filter { $0 != MigrationHistory.table }.sorted()
+        let names = Set(before.keys).union(after.keys).filter { $0 != MigrationHistory.table && $0 != directory.layout.historyTable }.sorted()
         let counts = names.map { TableCount(table: $0, before: before[$0], after: after[$0]) }
         return MigrationReport(plan: plan, steps: steps, snapshot: nil, dryRun: true, tableCounts: counts,
                                durationMs: Int64(Date().timeIntervalSince(started) * 1000))
@@ -205,19 +267,25 @@ public final class Migrator {
     // MARK: - The run
 
     /// Applies `plan` on `db` in one transaction: for each migration its preconditions, SQL,
-    /// postconditions and history row; then `PRAGMA foreign_key_check`; then COMMIT. Foreign-key
-    /// enforcement is off for the run (it is a no-op inside a transaction) and restored afterwards.
+    /// postconditions and history rows (Backstop's, and the layout's tool's); then
+    /// `PRAGMA foreign_key_check`; then COMMIT. Foreign-key enforcement is off for the run (it is a no-op
+    /// inside a transaction) and restored afterwards; a migration that asks for it gets foreign-key
+    /// actions during its own statements. Connection settings are put back before each migration.
     /// `takeSnapshot` runs first inside the transaction and returns the id of the snapshot to record.
-    static func apply(_ plan: MigrationPlan, on db: Database, events: ((MigrationEvent) -> Void)?, rehearsal: Bool,
+    static func apply(_ plan: MigrationPlan, on db: Database, tool: ToolHistory, events: ((MigrationEvent) -> Void)?, rehearsal: Bool,
                       takeSnapshot: () throws -> String?) throws -> [MigrationStep] {
         let appliedAt = Timestamp.rfc3339(Date())
+        let state = try ConnectionState.capture(db)
         return try inRunTransaction(db, versionBefore: plan.fromVersion, rehearsal: rehearsal, events: events) {
             let snapshotID = try takeSnapshot()
             try MigrationHistory.ensureTable(db)
+            try tool.prepare(db)
             let run = try MigrationHistory.nextRun(db)
             var steps: [MigrationStep] = []
-            for (index, migration) in plan.migrations.enumerated() {
-                events?(.applying(migration, index: index, count: plan.migrations.count))
+            let all = plan.migrations + plan.repeatables
+            for (index, migration) in all.enumerated() {
+                events?(.applying(migration, index: index, count: all.count))
+                try state.restore(db)
                 let fail = { (phase: MigrationFailure.Phase, statement: SQLStatement?, message: String, rows: CheckRows?) in
                     MigrationFailure(migration: migration.displayName, file: migration.path, phase: phase, statement: statement,
                                      message: message, rows: rows, versionBefore: plan.fromVersion, rehearsal: rehearsal)
@@ -225,36 +293,55 @@ public final class Migrator {
                 try runChecks(migration.require, on: db) { fail(.precondition, $0, $1, $2) }
                 let started = Date()
                 let changesBefore = db.totalChanges
-                try runStatements(migration.up, on: db) { fail(.up, $0, $1, nil) }
+                if migration.enforceForeignKeys {
+                    // Its statements run with foreign-key actions, and what they leave pointing at nothing is theirs.
+                    let before = try Checks.foreignKeyViolations(db)
+                    let triggers = try ForeignKeyActions.install(db)
+                    try runStatements(migration.up, on: db) { fail(.up, $0, $1, nil) }
+                    try ForeignKeyActions.remove(triggers, from: db)
+                    let added = try Checks.foreignKeyViolations(db).subtracting(before)
+                    if !added.isEmpty {
+                        throw fail(.foreignKeyCheck, nil, "with enforcement on, these rows would be refused: they point at nothing", CheckRows(violations: added))
+                    }
+                } else {
+                    try runStatements(migration.up, on: db) { fail(.up, $0, $1, nil) }
+                }
                 let rowsChanged = db.totalChanges - changesBefore
                 try runChecks(migration.verify, on: db) { fail(.postcondition, $0, $1, $2) }
-                let step = MigrationStep(version: migration.version, name: migration.name,
-                                         durationMs: Int64(Date().timeIntervalSince(started) * 1000), rowsChanged: rowsChanged)
-                try MigrationHistory.record(db, AppliedMigration(
-                    version: migration.version, name: migration.name, checksum: migration.checksum, appliedAt: appliedAt,
-                    durationMs: step.durationMs, rowsChanged: rowsChanged, snapshotID: snapshotID, kind: .migrate, run: run))
+                let step = MigrationStep(version: migration.version, shownVersion: migration.versionText.isEmpty ? "R" : migration.shownVersion,
+                                         name: migration.name, durationMs: Int64(Date().timeIntervalSince(started) * 1000), rowsChanged: rowsChanged)
+                if !plan.repeatables.contains(where: { $0.path == migration.path }) {
+                    try MigrationHistory.record(db, AppliedMigration(
+                        version: migration.version, name: migration.name, checksum: migration.checksum, appliedAt: appliedAt,
+                        durationMs: step.durationMs, rowsChanged: rowsChanged, snapshotID: snapshotID, kind: .migrate, run: run))
+                }
+                try tool.recordApplied(migration, db: db, elapsed: Date().timeIntervalSince(started))
                 steps.append(step)
                 events?(.applied(step))
             }
+            try state.restore(db)
             return steps
         }
     }
 
     /// Runs `body` in one IMMEDIATE transaction with foreign keys unenforced, checks
-    /// `PRAGMA foreign_key_check` before COMMIT, and rolls back on any error.
+    /// `PRAGMA foreign_key_check` before COMMIT, and rolls back on any error. Only violations the run
+    /// added fail it: rows that pointed at nothing before the run are not the run's doing.
     static func inRunTransaction<T>(_ db: Database, versionBefore: Int64?, rehearsal: Bool,
                                     events: ((MigrationEvent) -> Void)?, _ body: () throws -> T) throws -> T {
         try db.withoutForeignKeyEnforcement {
             let committed = try db.inWriteTransaction {
+                let before = try Checks.foreignKeyViolations(db)
                 let result = try body()
                 events?(.checkingForeignKeys)
                 Fault.point("migrate.before-commit")
-                let violations = try Checks.run(SQLStatement(sql: "PRAGMA foreign_key_check", line: 0), on: db)
-                if !violations.isEmpty {
+                let added = try Checks.foreignKeyViolations(db).subtracting(before)
+                if !added.isEmpty {
                     throw MigrationFailure(
                         migration: nil, file: nil, phase: .foreignKeyCheck, statement: nil,
-                        message: "each row names a table, the rowid of a row whose foreign key points at nothing, the parent table, and the key's index",
-                        rows: violations, versionBefore: versionBefore, rehearsal: rehearsal)
+                        message: "the run left rows whose foreign key points at nothing (each row names a table, the rowid, the parent table and the key's index)"
+                            + (before.isEmpty ? "" : "; \(before.count) other row\(before.count == 1 ? "" : "s") pointed at nothing before the run and \(before.count == 1 ? "is" : "are") not counted"),
+                        rows: CheckRows(violations: added), versionBefore: versionBefore, rehearsal: rehearsal)
                 }
                 return result
             }

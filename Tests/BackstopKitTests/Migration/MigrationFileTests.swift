@@ -50,10 +50,12 @@ final class MigrationFileTests: BackstopTestCase {
         let cases: [(String, String)] = [
             ("CREATE TABLE a(x);\nVACUUM;\n", ":2: VACUUM cannot run inside a transaction"),
             ("PRAGMA journal_mode = WAL;\n", ":1: changing journal_mode"),
-            ("BEGIN;\nCREATE TABLE a(x);\nCOMMIT;\n", ":1: BEGIN would break"),
-            ("PRAGMA main.foreign_keys = ON;\n", ":1: PRAGMA foreign_keys is a no-op"),
+            // A transaction statement in the middle (the pair around the whole file is accepted).
+            ("CREATE TABLE a(x);\nBEGIN;\nCREATE TABLE b(x);\nCOMMIT;\n", ":2: BEGIN would break"),
+            // PRAGMA foreign_keys = ON elsewhere than first (and without an OFF to restore).
+            ("CREATE TABLE a(x);\nPRAGMA main.foreign_keys = ON;\n", ":2: PRAGMA foreign_keys is a no-op"),
             ("-- backstop:upp\nSELECT 1;\n", ":1: unknown section marker '-- backstop:upp'"),
-            ("-- just a comment\n", ": the migration holds no SQL"),
+            ("-- backstop:up\n-- nothing yet\n", ": the up section holds no SQL yet"),
         ]
         for (index, (text, expected)) in cases.enumerated() {
             let file = try write("000\(index + 1)_bad.sql", text, in: "bad\(index)")
@@ -88,7 +90,7 @@ final class MigrationFileTests: BackstopTestCase {
         }
         // Until someone writes SQL into it, the template is never applied as an empty migration.
         XCTAssertThrowsError(try MigrationFile.load(path: created)) { error in
-            XCTAssertTrue("\(error)".hasSuffix("the migration holds no SQL"), "\(error)")
+            XCTAssertTrue("\(error)".hasSuffix("the up section holds no SQL yet (a placeholder has no sections at all)"), "\(error)")
         }
         XCTAssertEqual((try MigrationDirectory.createNext(in: path("fresh"), name: "init") as NSString).lastPathComponent, "0001_init.sql")
     }
