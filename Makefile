@@ -8,6 +8,8 @@ BIN          = $(BUILD)/backstop
 LOADGEN      = $(BUILD)/backstop-loadgen
 MANUAL_TOOL  = $(BUILD)/generate-manual
 DOCS         = .build/docs
+# The snapshot VFS as a loadable SQLite extension (sqlite3 shell: .load backstop_vfs).
+EXTENSION    = $(BUILD)/backstop_vfs.so
 
 # Debian packages the build needs (C libraries linked as system-library targets), plus the
 # sqlite3 and gzip programs that the tests and the demo use to check Backstop's files.
@@ -25,8 +27,9 @@ BASHDIR      = $(PREFIX)/share/bash-completion/completions
 ZSHDIR       = $(PREFIX)/share/zsh/site-functions
 FISHDIR      = $(PREFIX)/share/fish/vendor_completions.d
 DATADIR      = $(PREFIX)/share/backstop
+LIBDIR       = $(PREFIX)/lib/backstop
 
-.PHONY: all deps check-deps test-deps bench-deps build build-debug test demo bench docs install uninstall clean
+.PHONY: all deps check-deps test-deps bench-deps build build-debug extension test demo bench docs install uninstall clean
 
 all: build
 
@@ -47,12 +50,20 @@ bench-deps: deps
 
 build: check-deps
 	$(SWIFT) build -c $(CONFIG)
+	@$(MAKE) --no-print-directory extension
+
+extension: $(EXTENSION)
+
+$(EXTENSION): Sources/CBackstopVFS/snapshot_vfs.c Sources/CBackstopVFS/include/backstop_vfs.h
+	@mkdir -p $(BUILD)
+	$(CC) -shared -fPIC -O2 -DBACKSTOP_VFS_EXTENSION -o $@ Sources/CBackstopVFS/snapshot_vfs.c -ldeflate
 
 build-debug: check-deps
 	$(SWIFT) build
 
 test: test-deps
 	$(SWIFT) build --build-tests
+	@$(MAKE) --no-print-directory extension CONFIG=debug
 	$(SWIFT) test --skip-build --disable-swift-testing
 	./Tests/tools/install-test.sh
 
@@ -75,9 +86,10 @@ docs: build
 	$(BIN) --generate-completion-script zsh > $(DOCS)/_backstop
 	$(BIN) --generate-completion-script fish > $(DOCS)/backstop.fish
 
-install: docs
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR) $(DESTDIR)$(DATADIR)/policies
+install: docs extension
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR) $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(LIBDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/backstop
+	install -m 0755 $(EXTENSION) $(DESTDIR)$(LIBDIR)/backstop_vfs.so
 	install -m 0644 $(DOCS)/backstop.1 $(DESTDIR)$(MANDIR)/backstop.1
 	install -m 0644 $(DOCS)/backstop.bash $(DESTDIR)$(BASHDIR)/backstop
 	install -m 0644 $(DOCS)/_backstop $(DESTDIR)$(ZSHDIR)/_backstop
@@ -87,7 +99,8 @@ install: docs
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/backstop $(DESTDIR)$(MANDIR)/backstop.1 $(DESTDIR)$(BASHDIR)/backstop \
-	      $(DESTDIR)$(ZSHDIR)/_backstop $(DESTDIR)$(FISHDIR)/backstop.fish
+	      $(DESTDIR)$(ZSHDIR)/_backstop $(DESTDIR)$(FISHDIR)/backstop.fish $(DESTDIR)$(LIBDIR)/backstop_vfs.so
+	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/policies/,$(notdir $(wildcard policies/*.toml)))
 	-rmdir $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(DATADIR) 2>/dev/null
 

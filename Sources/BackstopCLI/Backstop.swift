@@ -7,17 +7,17 @@ public struct Backstop: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "backstop",
         abstract: "Keep SQLite databases safe through schema migrations: online snapshots, point-in-time restore.",
-        discussion: """
+        discussion: reflow("""
         Every command takes --db PATH and --store DIR (or --database NAME from backstop.toml, or $BACKSTOP_DB
         and $BACKSTOP_STORE). Without --store, snapshots go to a folder beside the database named after it
         (app.db.backstop).
 
         \(ExitStatus.helpTable)
-        """,
+        """),
         version: BackstopVersion.current,
         groupedSubcommands: [
             CommandGroup(name: "Snapshots", subcommands: [
-                SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self,
+                SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self, QueryCommand.self,
                 AdoptCommand.self, JournalCommand.self,
             ]),
             CommandGroup(name: "Migrations", subcommands: [

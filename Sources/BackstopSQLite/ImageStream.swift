@@ -53,6 +53,14 @@ public enum ImageStream {
         return StreamedImage(pageSize: page1.count, pageCount: Int(stream.emitted / Int64(page1.count)))
     }
 
+    /// Reads every page of `source` through the backup API once, keeping none: what reading the image
+    /// costs at least (the benchmark's physical limit). Returns the image's size.
+    public static func readEveryPage(from source: Database) throws -> Int64 {
+        let sink = PageSink(mode: .capturePage1)
+        try copy(source, into: sink, busyDeadline: Date().addingTimeInterval(30), progress: nil)
+        return Int64(sink.finalPage1?.count ?? 0) * (try source.int("PRAGMA page_count"))
+    }
+
     private static func copy(_ source: Database, into sink: PageSink, busyDeadline: Date,
                              progress: ((Int64, Int64) -> Void)?) throws {
         let destination = try sink.open()

@@ -15,6 +15,8 @@ let usage = """
       readers DB SECONDS INTERVAL TIMEOUT
                                       read every INTERVAL seconds, each with a busy timeout; count failures
       crash-mid-write DB              die with SIGKILL in the middle of a transaction (leaves a hot journal)
+      read-pages DB                   read every page through SQLite's backup API once, keeping none (benchmark)
+      compress FILE LEVEL             compress FILE with Backstop's codec on all cores, keeping nothing (benchmark)
     """
 
 func fail(_ message: String) -> Never {
@@ -48,6 +50,23 @@ do {
         guard arguments.count == 5, let seconds = Double(arguments[2]), let interval = Double(arguments[3]),
               let timeout = Double(arguments[4]) else { fail("usage: readers DB SECONDS INTERVAL TIMEOUT") }
         try Holder.readers(arguments[1], seconds: seconds, interval: interval, timeout: timeout)
+    case "read-pages":
+        guard arguments.count == 2 else { fail("usage: read-pages DB") }
+        let db = try Database.openForReading(arguments[1])
+        try db.execute("BEGIN")
+        _ = try db.scalar("SELECT count(*) FROM sqlite_schema")
+        print(try ImageStream.readEveryPage(from: db))
+    case "compress":
+        guard arguments.count == 3, let level = Int(arguments[2]) else { fail("usage: compress FILE LEVEL") }
+        let fd = open(arguments[1], O_RDONLY)
+        guard fd >= 0 else { fail("cannot open \(arguments[1])") }
+        defer { close(fd) }
+        var info = stat()
+        fstat(fd, &info)
+        let digest = try ImageCodec.compress(total: Int64(info.st_size), level: level, read: { buffer, offset in
+            pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+        }, write: { _ in })
+        print(digest.compressedBytes)
     case "crash-mid-write":
         guard arguments.count == 2 else { fail("usage: crash-mid-write DB") }
         try Holder.crashMidWrite(arguments[1])

@@ -17,7 +17,7 @@ PATH="$work/stubs:$PATH" make --no-print-directory install PREFIX="$prefix" CONF
     || { cat "$work/install.log" >&2; fail "make install failed"; }
 [[ ! -e "$work/apt-get.log" ]] || fail "make install ran apt-get: $(cat "$work/apt-get.log")"
 
-expected=(bin/backstop share/man/man1/backstop.1 share/bash-completion/completions/backstop
+expected=(bin/backstop lib/backstop/backstop_vfs.so share/man/man1/backstop.1 share/bash-completion/completions/backstop
           share/zsh/site-functions/_backstop share/fish/vendor_completions.d/backstop.fish
           share/backstop/policies/default.toml share/backstop/policies/hourly-cron.toml share/backstop/policies/compliance.toml)
 for file in "${expected[@]}"; do [[ -f "$prefix/$file" ]] || fail "missing $file"; done
@@ -38,6 +38,12 @@ bash -c "source '$prefix/share/bash-completion/completions/backstop' && complete
     || fail "the bash completion does not register"
 grep -q 'snapshot' "$prefix/share/zsh/site-functions/_backstop" || fail "the zsh completion names no subcommand"
 grep -q 'snapshot' "$prefix/share/fish/vendor_completions.d/backstop.fish" || fail "the fish completion names no subcommand"
+
+# The snapshot VFS as an extension: the sqlite3 shell reads a snapshot in place.
+sqlite3 "$work/app.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);"
+id=$("$prefix/bin/backstop" snapshot --db "$work/app.db" --store "$work/store" 2>/dev/null)
+count=$(sqlite3 -cmd ".load $prefix/lib/backstop/backstop_vfs" -cmd ".open file:$work/store/$id.sqlite.gz?vfs=backstop" :memory: "SELECT count(*) FROM t")
+[[ "$count" == "3" ]] || fail "the installed extension did not read the snapshot (got '$count')"
 
 make --no-print-directory uninstall PREFIX="$prefix" > "$work/uninstall.log" 2>&1 || { cat "$work/uninstall.log" >&2; fail "make uninstall failed"; }
 left=$(find "$prefix" -type f | sed "s|^$prefix/||")

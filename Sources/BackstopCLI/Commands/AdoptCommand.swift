@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "adopt",
             abstract: "Adopt the snapshots a database had under another path (after a move).",
-            discussion: """
+            discussion: reflow("""
             Backstop recognises a database by its absolute path. When a database and its store move together
             (a new host, mount, deploy path or container volume), run this once with the new --db and the store:
             it records in the store (aliases.json) that snapshots taken of OLD-PATH belong to the database now
@@ -15,7 +15,7 @@ extension Backstop {
             the path they were taken at. The journal records the adoption.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "baseline",
             abstract: "Adopt a database that other tools already brought to VERSION.",
-            discussion: """
+            discussion: reflow("""
             Records every migration file up to VERSION (and VERSION itself) as applied, without running
             them. Only for a database with no migration history yet; refuses when a file at or below VERSION
             cannot be used (once fixed, it would run on a database that already has it).
@@ -17,7 +17,7 @@ extension Backstop {
             tool's history gets the rows it lacks, so that both agree.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

@@ -7,14 +7,14 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "check",
             abstract: "Check migrations for CI: exit non-zero on any problem.",
-            discussion: """
+            discussion: reflow("""
             With only --dir, checks the folder itself (names, duplicate versions, markers, statements that
             cannot run in a transaction) and needs no database. With a database, also checks drift; with
             --postconditions, also runs the verify sections of the applied migrations against the live
             database (read-only) and PRAGMA foreign_key_check, e.g. after a row-level recovery.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "diff",
             abstract: "Show, per table, what a snapshot holds that the live database (or another snapshot) lost.",
-            discussion: """
+            discussion: reflow("""
             Rows are matched by primary key (rowid for tables without one; WITHOUT ROWID tables by their key).
             'deleted' counts rows in the snapshot that the other side no longer has, 'inserted' rows the other
             side has that the snapshot lacks, 'changed' rows with the same key and other values. Schema
@@ -15,7 +15,7 @@ extension Backstop {
             The snapshot is read in place (nothing is decompressed to disk); nothing is changed.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

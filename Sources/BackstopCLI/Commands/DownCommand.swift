@@ -7,13 +7,13 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "down",
             abstract: "Run down sections back to VERSION in one transaction (the secondary rollback path).",
-            discussion: """
+            discussion: reflow("""
             Runs the '-- backstop:down' sections of every applied migration above VERSION, newest first, in
             one transaction after a 'pre-down' snapshot. Refuses if any of them has no down SQL (a section of
             only comments undoes nothing). 'backstop rollback' (restore) is the primary way back.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

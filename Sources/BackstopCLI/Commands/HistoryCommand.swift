@@ -7,12 +7,12 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "history",
             abstract: "List applied migrations in the order they were applied, with the snapshot that undoes each run.",
-            discussion: """
+            discussion: reflow("""
             The history lives in the database itself: a restore brings it back in step with the data. What
             Backstop did to the database over time (restores, rollbacks, recoveries ...) is in 'backstop journal'.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -7,14 +7,14 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "journal",
             abstract: "Show what Backstop did to the databases of a store: who, when, from which snapshot.",
-            discussion: """
+            discussion: reflow("""
             The store keeps a journal (journal.jsonl) of every change Backstop made: snapshots taken on
             request, restores, rollbacks, recoveries, migrations, down migrations, baselines, repairs, prunes,
             pins and adoptions, with the time, the user and host, the snapshot acted on and the safety snapshot
             taken first. Unlike a database's migration history, it survives the restores it records.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -7,14 +7,14 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "List every complete snapshot in the store, in the order they were taken.",
-            discussion: """
+            discussion: reflow("""
             Shows each snapshot's id, time (UTC and local), kind, label, original and compressed size, schema
             version, the result of the check run when it was taken, its pin, and its database. A snapshot dated
             in the future (taken while a clock was wrong) is marked "(future)"; the order is the store's commit
             order, which no clock changes. Files that are not complete snapshots are never listed.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "migrate",
             abstract: "Apply pending migrations, after a pre-migration snapshot, in one transaction.",
-            discussion: """
+            discussion: reflow("""
             Takes the database lock, evaluates guard.sql, checks for drift and prints the plan; takes a
             'pre-migration' snapshot (undo the run with 'backstop rollback'); then applies every migration's
             preconditions, SQL, postconditions and history row in one transaction, with foreign keys
@@ -19,7 +19,7 @@ extension Backstop {
             counts per table before and after.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

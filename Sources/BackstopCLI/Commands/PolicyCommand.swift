@@ -31,13 +31,13 @@ extension Backstop {
         struct Explain: BackstopCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Apply a policy to a list of snapshot times and show what it keeps and removes, and why.",
-                discussion: """
+                discussion: reflow("""
                 Each input line is 'RFC3339-time [kind] [pinned] [size=SIZE]', e.g.
                 '2026-11-20T03:00:00Z pre-migration'; kind defaults to manual. The same function as prune,
                 evaluated at the current time (or --now).
 
                 \(ExitStatus.helpTable)
-                """)
+                """))
 
             @OptionGroup var outputOptions: OutputOptions
 
@@ -82,11 +82,11 @@ extension Backstop {
         struct Simulate: BackstopCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Show how many snapshots a policy keeps in steady state for a schedule, and the space they take.",
-                discussion: """
+                discussion: reflow("""
                 Simulates a snapshot every --every for --for, pruned once a day as a nightly cron job does.
 
                 \(ExitStatus.helpTable)
-                """)
+                """))
 
             @OptionGroup var outputOptions: OutputOptions
 

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "prune",
             abstract: "Apply a retention policy to the store, safely, while snapshots are being written.",
-            discussion: """
+            discussion: reflow("""
             Applies the policy (--policy, or policy in backstop.toml) to each database's snapshots separately,
             under the store's exclusive lock: a snapshot being written is waited for, never removed or
             tripped over. Prints kept snapshots with their reasons and removed ones with the space freed;
@@ -18,7 +18,7 @@ extension Backstop {
             With --all, prunes each database of the configuration with its own policy, in its own store.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "recover",
             abstract: "Bring back rows a snapshot holds and the live database lost, without rolling everything back.",
-            discussion: """
+            discussion: reflow("""
             Selects the rows of TABLE in the snapshot that match --where (evaluated against a private read-only
             copy of the snapshot only) and are missing from the live database by key; brings back the rows
             they reference that are missing live (transitively); with --children, the rows that referenced them
@@ -18,7 +18,7 @@ extension Backstop {
             a unique clash or any failure changes nothing and says which rows clashed.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "repair",
             abstract: "Accept intentionally edited applied migrations: record their new checksums.",
-            discussion: """
+            discussion: reflow("""
             For every applied migration whose file changed since it was applied, records the file's new
             checksum in the history and keeps the old one (history --json shows both), in one transaction.
             Nothing runs. 'check' and 'migrate' are then clean, without --allow-changed on every run.
@@ -15,7 +15,7 @@ extension Backstop {
             that should run again needs a new migration instead.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

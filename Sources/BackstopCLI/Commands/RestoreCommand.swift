@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "restore",
             abstract: "Restore a snapshot: point-in-time restore into the live database or a new file.",
-            discussion: """
+            discussion: reflow("""
             Choose the snapshot by id, with --latest (the most recently taken one, by the store's order, not by
             clock; safety snapshots taken by restores, recoveries and down migrations are passed over unless
             --kind asks for them), with --at TIME (the snapshot current at TIME: 2026-11-22T10:00:00Z,
@@ -25,7 +25,7 @@ extension Backstop {
             file beside a -wal, -shm or -journal of another state.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

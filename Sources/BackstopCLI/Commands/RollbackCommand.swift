@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "rollback",
             abstract: "Undo migration runs by restoring a pre-migration snapshot (the primary rollback path).",
-            discussion: """
+            discussion: reflow("""
             Without --to, restores the pre-migration snapshot of the last run, by the history's own order
             (never by clock). With --to VERSION, the most recent pre-migration snapshot taken when the database
             was at VERSION (if a run applied several versions at once, only the version it started from has
@@ -15,7 +15,7 @@ extension Backstop {
             is taken first, as every restore does.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "run",
             abstract: "Run the application's own migrator (Alembic, Django, drizzle, Flyway ...) under Backstop's protection.",
-            discussion: """
+            discussion: reflow("""
             backstop run [options] -- COMMAND [ARGS...]
 
             Takes the database lock and evaluates the guard (guard.sql in the migrations folder, or --guard);
@@ -32,7 +32,7 @@ extension Backstop {
             database open during the run are named before a restore.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "snapshot",
             abstract: "Take a consistent snapshot of the live database.",
-            discussion: """
+            discussion: reflow("""
             Reads the database through SQLite's online backup API while other processes keep reading and
             writing it, compresses it as gzip on all cores as it reads (the store needs room for the
             compressed file only), checksums both sides with SHA-256, and runs PRAGMA quick_check on the
@@ -17,7 +17,7 @@ extension Backstop {
             a warning; restoring that snapshot later needs --allow-failed-check.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -7,13 +7,13 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "status",
             abstract: "Show the database's version, applied and pending migrations, and problems.",
-            discussion: """
+            discussion: reflow("""
             Problems: an applied migration whose file changed, an applied migration whose file is gone, two
             files with the same version, a pending migration older than the newest applied one, and files
             that cannot be used. 'migrate' refuses to run while any stands (each has an override flag).
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var migrations: MigrationsOptions

@@ -7,7 +7,7 @@ extension Backstop {
         static let configuration = CommandConfiguration(
             commandName: "verify",
             abstract: "Check snapshots against their checksums.",
-            discussion: """
+            discussion: reflow("""
             Checks the snapshots of the database (or, given only --store, every snapshot in the store, or the
             ids named): each stored file against its size and SHA-256. With --deep, also decompresses it as a
             stream (checking the image's SHA-256 and size) and runs PRAGMA integrity_check on the snapshot read
@@ -17,7 +17,7 @@ extension Backstop {
             snapshot to verify, or a snapshot disappeared (pruned) while verify ran.
 
             \(ExitStatus.helpTable)
-            """)
+            """))
 
         @OptionGroup var target: TargetOptions
         @OptionGroup var outputOptions: OutputOptions

@@ -67,7 +67,7 @@ public enum Verifier {
                 try file.decompressChecked(write: nil, progress: progress.map { p in { p(.decompressing, $0, $1) } })
                 progress?(.checkingImage, 0, 1)
                 // integrity_check looks rows up in every index: random reads, so a larger block cache.
-                let db = try file.openDatabase(cacheBytes: 64 << 20)
+                let db = try file.openDatabase(cacheBytes: 32 << 20)
                 let report = IntegrityCheck.run(on: db, quick: false)
                 progress?(.checkingImage, 1, 1)
                 result.notChecked = report.notChecked
