@@ -15,8 +15,9 @@ EXTENSION    = $(BUILD)/backstop_vfs.so
 # sqlite3 and gzip programs that the tests and the demo use to check Backstop's files.
 DEB_PACKAGES       = libsqlite3-dev zlib1g-dev libdeflate-dev libssl-dev pkg-config sqlite3 gzip
 # Tools the tests drive Backstop with: a wrong clock (faketime), a file system that loses what was
-# not flushed (FUSE, driven by Python in a private venv: Tests/tools).
-TEST_PACKAGES      = faketime fuse libfuse2 python3-venv
+# not flushed (FUSE, driven by Python in a private venv: Tests/tools), and the age CLI that Backstop's
+# encrypted snapshots must interoperate with.
+TEST_PACKAGES      = faketime fuse libfuse2 python3-venv age
 # Extra tools the benchmark compares against.
 BENCH_PACKAGES     = pigz time
 

@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers, one way only: backstop -> BackstopCLI -> BackstopKit -> BackstopStore -> BackstopCodec, BackstopSQLite
+// Layers, one way only: backstop -> BackstopCLI -> BackstopKit -> BackstopStore -> BackstopCodec, BackstopAge, BackstopSQLite
 // BackstopCore (errors, times, sizes) sits under the domain and the store; the C-facing targets
 // (BackstopSQLite, BackstopCodec) know nothing of Backstop's domain.
 let package = Package(
@@ -32,12 +32,14 @@ let package = Package(
         .target(name: "BackstopSQLite", dependencies: ["CSQLite", "CBackstopVFS"]),
         // Compression and checksums: Backstop's gzip members on all cores, SHA-256.
         .target(name: "BackstopCodec", dependencies: ["CZlib", "CDeflate", "CCrypto"]),
+        // The age file format (age-encryption.org/v1) on libcrypto: keys, headers, the chunked payload.
+        .target(name: "BackstopAge", dependencies: ["CCrypto"]),
         // Vocabulary shared by the store and the domain: errors, times, durations, sizes.
         .target(name: "BackstopCore"),
         // Removes a run's temporary files when a signal ends it (async-signal-safe, so in C).
         .target(name: "CBackstopSignals"),
         // The snapshot store: durable files, locks, manifests.
-        .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "BackstopSQLite", "CBackstopSignals"]),
+        .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "BackstopAge", "BackstopSQLite", "CBackstopSignals"]),
         // The domain: snapshots, restore, migrations, retention, recovery, configuration. No argument parsing.
         .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore", "CBackstopSignals"]),
         // The command line: one file per subcommand, output and exit codes.
@@ -56,6 +58,8 @@ let package = Package(
                     exclude: ["Retention/testdata"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCLI", "BackstopKit", "BackstopTestSupport"]),
         // The C-facing layers on their own: connections, statements, errors, the backup API, the VFS.
+        // age on its own: the format's published test vectors, and interoperability with the age CLI.
+        .testTarget(name: "BackstopAgeTests", dependencies: ["BackstopAge", "BackstopCodec", "CZlib", "BackstopTestSupport"]),
         .testTarget(name: "BackstopSQLiteTests", dependencies: ["BackstopSQLite", "BackstopCodec", "BackstopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
