@@ -19,7 +19,7 @@ DEB_PACKAGES       = libsqlite3-dev zlib1g-dev libdeflate-dev libssl-dev pkg-con
 # encrypted snapshots must interoperate with.
 TEST_PACKAGES      = faketime fuse libfuse2 python3-venv age
 # Extra tools the benchmark compares against.
-BENCH_PACKAGES     = pigz time
+BENCH_PACKAGES     = pigz time age
 
 # Where `make install` puts things (under $(DESTDIR)$(PREFIX)).
 BINDIR       = $(PREFIX)/bin

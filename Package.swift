@@ -41,7 +41,7 @@ let package = Package(
         // The snapshot store: durable files, locks, manifests.
         .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "BackstopAge", "BackstopSQLite", "CBackstopSignals"]),
         // The domain: snapshots, restore, migrations, retention, recovery, configuration. No argument parsing.
-        .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore", "CBackstopSignals"]),
+        .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore", "BackstopAge", "CBackstopSignals"]),
         // The command line: one file per subcommand, output and exit codes.
         .target(name: "BackstopCLI", dependencies: [
             "BackstopKit",

@@ -18,7 +18,7 @@ if [[ ! -f "$db" ]]; then
     "$loadgen" generate "$db.partial" "$size"
     mv "$db.partial" "$db"
 fi
-rm -rf live.db* store cp.db manual.db manual.db.gz restored* diff.db diff.db* explain.txt
+rm -rf live.db* store store-enc key.txt key.pub enc.toml cp.db manual.db manual.db.gz restored* diff.db diff.db* explain.txt
 cat "$db" > /dev/null   # every tool starts with the database in the page cache
 
 # Free bytes of the file system holding the work folder.
@@ -84,6 +84,17 @@ timed mrestore  "gzip -dc | sqlite3 .restore (manual)"                "gzip -dc 
 timed restoreto "backstop restore --to (new file)"                    "'$backstop' restore $id --store store --to restored.db --quiet"
 timed restorelive "backstop restore into the live db (+ pre-restore snapshot)" "'$backstop' restore $id --db live.db --store store --yes --quiet"
 
+echo "--- encryption (age, X25519)" >&2
+rm -f key.txt enc.toml; rm -rf store-enc
+"$backstop" key generate key.txt > key.pub 2> /dev/null
+printf 'db = "live.db"\nstore = "store-enc"\nrecipients = ["%s"]\nidentity = "key.txt"\n' "$(cat key.pub)" > enc.toml
+timed agecli    "age -r (the age CLI) on gzip -6's file"              "age -r $(cat key.pub) -o manual.db.gz.age manual.db.gz; rm -f manual.db.gz.age"
+timed snapshotenc "backstop snapshot, encrypted (level 6)"            "'$backstop' snapshot --config enc.toml --quiet"
+enc_id=$("$backstop" list --config enc.toml --json | sed -n 's/.*"id" : "\([0-9TZ]*\)".*/\1/p' | tail -1)
+timed verifydeepenc "backstop verify --deep, encrypted"               "'$backstop' verify $enc_id --config enc.toml --quiet --deep"
+timed restoretoenc "backstop restore --to, encrypted"                 "'$backstop' restore $enc_id --config enc.toml --to restored-enc.db --quiet"
+rm -f restored-enc.db
+
 echo "--- retention and diff" >&2
 start=1767225600
 for i in $(seq 0 9999); do date -u -d "@$((start + i * 3600))" +%Y-%m-%dT%H:%M:%SZ; done > explain.txt
@@ -100,7 +111,8 @@ speed_snapshot=$(ratio "$t_manual" "$t_snapshot")
 speed_restore=$(ratio "$t_mrestore" "$t_restoreto")
 speed_live=$(ratio "$t_mrestore" "$t_restorelive")
 vs_limit=$(ratio "$t_snapshot" "$limit")
-peak=$(printf '%s\n' "$m_snapshot" "$m_verifydeep" "$m_restoreto" "$m_restorelive" "$m_query" "$m_diff" | sort -n | tail -1)
+peak=$(printf '%s\n' "$m_snapshot" "$m_verifydeep" "$m_restoreto" "$m_restorelive" "$m_query" "$m_diff" "$m_snapshotenc" "$m_verifydeepenc" "$m_restoretoenc" | sort -n | tail -1)
+enc_cost=$(ratio "$t_snapshotenc" "$t_snapshot")
 scratch() { if [[ -z "$1" || -z "$2" ]]; then echo ""; else awk "BEGIN{s = $1 - $2; printf \"%.1f\", (s < 0 ? 0 : s)}"; fi; }
 report="$results/latest.md"
 {
@@ -124,6 +136,10 @@ row "backstop query (in place)" "$t_query" "" "" "$m_query" "$d_query" "$k_query
 row "gzip -dc + sqlite3 .restore (manual)" "$t_mrestore" "1.00" "" "$m_mrestore" "$d_mrestore" "$k_mrestore"
 row "**backstop restore --to**" "$t_restoreto" "**${speed_restore}x**" "" "$m_restoreto" "$d_restoreto" "$k_restoreto"
 row "backstop restore into the live database (verify + pre-restore snapshot + restore)" "$t_restorelive" "${speed_live}x" "" "$m_restorelive" "$d_restorelive" "$k_restorelive"
+row "age -r (age CLI) on gzip -6's file" "$t_agecli" "" "" "$m_agecli" "$d_agecli" "$k_agecli"
+row "**backstop snapshot, encrypted** (level 6)" "$t_snapshotenc" "$(ratio "$t_manual" "$t_snapshotenc")x" "" "$m_snapshotenc" "$d_snapshotenc" "$k_snapshotenc"
+row "backstop verify --deep, encrypted" "$t_verifydeepenc" "" "" "$m_verifydeepenc" "$d_verifydeepenc" "$k_verifydeepenc"
+row "backstop restore --to, encrypted" "$t_restoretoenc" "$(ratio "$t_mrestore" "$t_restoretoenc")x" "" "$m_restoretoenc" "$d_restoretoenc" "$k_restoretoenc"
 row "policy explain over 10,000 snapshots" "$t_retention" "" "" "$m_retention" "" ""
 row "diff of two 1,000,000-row tables" "$t_diff" "" "" "$m_diff" "$d_diff" "$k_diff"
 echo
@@ -140,6 +156,7 @@ echo "- restore --to at least 3x faster than gzip -dc + .restore: ${speed_restor
 echo "- live restore (verify, check, pre-restore snapshot, restore) at least as fast as gzip -dc + .restore: ${speed_live}x: $(pass "$speed_live >= 1")"
 echo "- verify --deep and query need no disk: $d_verifydeep and $d_query MiB: $(pass "$d_verifydeep < 16 && $d_query < 16")"
 echo "- peak memory under 128 MiB (snapshot, verify, query, restore, diff): $peak MiB: $(pass "$peak < 128")"
+echo "- encryption adds at most 15% to a snapshot's time: ${enc_cost}x ($t_snapshotenc s vs $t_snapshot s): $(pass "$enc_cost <= 1.15")"
 echo "- retention over 10,000 snapshots well under a second: $t_retention s: $(pass "$t_retention < 1")"
 echo "- diff of two 1,000,000-row tables in seconds: $t_diff s: $(pass "$t_diff < 30")"
 } > "$report"
@@ -147,4 +164,4 @@ echo >&2
 cat "$report"
 echo
 echo "(written to $report)"
-rm -rf live.db* store cp.db manual.db manual.db.gz restored* diff.db* explain.txt err.txt time.txt peak.txt sampling.stop
+rm -rf live.db* store store-enc key.txt key.pub enc.toml cp.db manual.db manual.db.gz restored* diff.db* explain.txt err.txt time.txt peak.txt sampling.stop

@@ -19,6 +19,11 @@ public struct AgeError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     public var description: String { message }
 
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
     static func header(_ message: String) -> AgeError { AgeError(kind: .header, message: "the age header is not valid: \(message)") }
 }
 

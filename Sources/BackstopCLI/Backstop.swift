@@ -18,7 +18,7 @@ public struct Backstop: ParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Snapshots", subcommands: [
                 SnapshotCommand.self, ListCommand.self, ShowCommand.self, VerifyCommand.self, RestoreCommand.self, QueryCommand.self,
-                AdoptCommand.self, JournalCommand.self,
+                AdoptCommand.self, JournalCommand.self, KeyCommand.self,
             ]),
             CommandGroup(name: "Migrations", subcommands: [
                 StatusCommand.self, CheckCommand.self, MigrateCommand.self, RunCommand.self, HistoryCommand.self, RollbackCommand.self,

@@ -3,6 +3,8 @@ import Foundation
 /// What kind of failure an error is: the command line maps each to one documented exit status.
 public enum FailureKind: Sendable {
     case usage, notFound, verification, locked, refused, checkFailed, migrationFailed, failure
+    /// An encrypted snapshot that no key given decrypts (a missing or wrong key or passphrase).
+    case key
 }
 
 /// What can be done next about an error. The domain names the remedy; the command line puts it in words,
@@ -66,6 +68,8 @@ public enum Remedy: Sendable, Equatable {
     case adopt(oldPath: String, newPath: String)
     /// Confirm interactively, or confirm in advance.
     case confirm
+    /// Give the identity (secret key) or passphrase that decrypts snapshots encrypted to these recipients.
+    case giveIdentity(recipients: [String])
 
     /// The remedy in words that name no flag or command, for library callers.
     public var plainWords: String {
@@ -101,6 +105,9 @@ public enum Remedy: Sendable, Equatable {
         case .restoreToNewFileAnyPageSize: return "restore it to a new file"
         case .adopt(let old, let new): return "adopt the snapshots of \(old) as those of \(new)"
         case .confirm: return "confirm the change"
+        case .giveIdentity(let recipients):
+            return recipients == ["passphrase"] ? "give the passphrase it was encrypted with"
+                : "give the secret key of one of \(recipients.joined(separator: ", "))"
         }
     }
 }
@@ -140,6 +147,9 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
     case unknownDatabaseName(String, configuration: String?, known: [String])
     /// The migrations folder does not exist.
     case noMigrationsFolder(String)
+    /// An encrypted snapshot that none of the identities tried (`tried` names where they came from)
+    /// decrypts; `reason` says why. Nothing was read or changed.
+    case cannotDecrypt(id: String, recipients: [String], tried: [String], reason: String)
     /// Anything else, with context.
     case failed(String)
 
@@ -152,6 +162,7 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
         case .refused, .unsafeFile, .alreadyExists: return .refused
         case .invalidInput, .ambiguousID, .noDatabase, .unknownDatabaseName, .noMigrationsFolder: return .usage
         case .checkFailed: return .checkFailed
+        case .cannotDecrypt: return .key
         }
     }
 
@@ -187,6 +198,10 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
             return "no database named '\(name)' in \(file)" + (known.isEmpty ? "" : "; it names \(known.joined(separator: ", "))")
         case .noMigrationsFolder(let path):
             return "there is no migrations folder at \(path)"
+        case .cannotDecrypt(let id, let recipients, let tried, _) where tried.isEmpty:
+            return "snapshot \(id) is encrypted (to \(recipients.joined(separator: ", "))) and no key was given to decrypt it; nothing was changed"
+        case .cannotDecrypt(let id, let recipients, let tried, let reason):
+            return "snapshot \(id) is encrypted to \(recipients.joined(separator: ", ")), and \(tried.joined(separator: ", ")) cannot decrypt it (\(reason)); nothing was changed"
         }
     }
 
@@ -202,6 +217,7 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
         case .unsafeFile(let path, _): return .removeUnsafeFile(path)
         case .noDatabase(let configured): return .chooseDatabase(configured: configured)
         case .noMigrationsFolder: return .chooseMigrationsFolder
+        case .cannotDecrypt(_, let recipients, _, _): return .giveIdentity(recipients: recipients)
         default: return nil
         }
     }

@@ -12,6 +12,9 @@ public enum Notice: Sendable, Equatable {
     case removedStaleFiles([String], directory: String)
     /// A check could not cover everything (collations or functions the application defines).
     case notChecked(what: String, reasons: [String])
+    /// A snapshot was written unencrypted (no recipients are set) although the database's previous one
+    /// was encrypted: the configuration that sets them was probably not read.
+    case notEncrypted(id: String, previous: String)
 }
 
 /// Receives notices; called on the thread that does the work.

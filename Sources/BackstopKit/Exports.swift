@@ -5,3 +5,4 @@
 @_exported import BackstopCodec
 @_exported import BackstopSQLite
 @_exported import BackstopStore
+@_exported import BackstopAge

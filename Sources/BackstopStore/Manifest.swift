@@ -1,3 +1,4 @@
+import BackstopAge
 import BackstopCore
 import BackstopSQLite
 import BackstopCodec
@@ -7,8 +8,11 @@ import Foundation
 /// A snapshot exists only once its manifest is in place.
 public struct Manifest: Codable, Equatable, Sendable {
     public static let currentFormat = "backstop-snapshot/2"
+    /// The format of encrypted snapshots: /2 with `encryption`. Versions that predate encryption refuse
+    /// it by name rather than misread the file.
+    public static let encryptedFormat = "backstop-snapshot/3"
     /// Formats this version reads: /1 lacks `sequence` and `check`.
-    public static let readableFormats: Set<String> = ["backstop-snapshot/1", currentFormat]
+    public static let readableFormats: Set<String> = ["backstop-snapshot/1", currentFormat, encryptedFormat]
 
     public var format: String
     /// Sortable by time: `20261122T101500123Z`.
@@ -20,15 +24,16 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var createdAt: String
     public var kind: SnapshotKind
     public var label: String?
-    /// The compressed file's name in the store.
+    /// The data file's name in the store: `<id>.sqlite.gz`, or `<id>.sqlite.gz.age` when encrypted.
     public var file: String
     /// Absolute path of the source database.
     public var database: String
     public var dbBytes: Int64
+    /// Bytes of the data file as stored (encrypted, when it is).
     public var compressedBytes: Int64
     /// SHA-256 of the uncompressed database image.
     public var sha256: String
-    /// SHA-256 of the compressed file.
+    /// SHA-256 of the data file as stored (encrypted, when it is).
     public var compressedSha256: String
     public var pageSize: Int
     public var pageCount: Int
@@ -49,6 +54,34 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var appMigrations: AppMigrationState?
     /// For snapshots taken by `run`: the command that was about to run.
     public var command: String?
+    /// For encrypted snapshots: who can decrypt them, and the gzip stream inside.
+    public var encryption: Encryption?
+
+    /// How an encrypted snapshot is encrypted. Nothing here is secret.
+    public struct Encryption: Codable, Equatable, Sendable {
+        /// `age-encryption.org/v1`.
+        public var format: String
+        /// The public keys (`age1…`) it is encrypted to, or `passphrase`.
+        public var recipients: [String]
+        /// Bytes and SHA-256 of the gzip stream that `age -d` yields.
+        public var gzipBytes: Int64
+        public var gzipSha256: String
+
+        public static let ageFormat = "age-encryption.org/v1"
+
+        public init(recipients: [String], gzipBytes: Int64, gzipSha256: String) {
+            format = Encryption.ageFormat
+            self.recipients = recipients; self.gzipBytes = gzipBytes; self.gzipSha256 = gzipSha256
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case format, recipients, gzipBytes = "gzip_bytes", gzipSha256 = "gzip_sha256"
+        }
+    }
+
+    /// Bytes and SHA-256 of the gzip stream: the file itself, or what decrypting it yields.
+    public var gzipBytes: Int64 { encryption?.gzipBytes ?? compressedBytes }
+    public var gzipSha256: String { encryption?.gzipSha256 ?? compressedSha256 }
 
     public var createdDate: Date { Timestamp.parseRFC3339(createdAt) ?? .distantPast }
 
@@ -64,7 +97,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         case pageSize = "page_size", pageCount = "page_count", schemaVersion = "schema_version"
         case sqliteVersion = "sqlite_version", toolVersion = "tool_version", durationMs = "duration_ms"
         case pinned, pinNote = "pin_note", journalMode = "journal_mode", compressionLevel = "compression_level"
-        case migrations, sequence, check, appMigrations = "app_migrations", command
+        case migrations, sequence, check, appMigrations = "app_migrations", command, encryption
     }
 
     public init(format: String = Manifest.currentFormat, id: String, createdAt: String, kind: SnapshotKind, label: String?,
@@ -72,7 +105,8 @@ public struct Manifest: Codable, Equatable, Sendable {
                 compressedSha256: String, pageSize: Int, pageCount: Int, schemaVersion: Int64?, sqliteVersion: String,
                 toolVersion: String, durationMs: Int, pinned: Bool = false, pinNote: String? = nil,
                 journalMode: JournalMode, compressionLevel: Int, migrations: [Int64]? = nil, sequence: Int64? = nil,
-                check: ImageCheck? = nil, appMigrations: AppMigrationState? = nil, command: String? = nil) {
+                check: ImageCheck? = nil, appMigrations: AppMigrationState? = nil, command: String? = nil,
+                encryption: Encryption? = nil) {
         self.format = format; self.id = id; self.createdAt = createdAt; self.kind = kind; self.label = label
         self.file = file; self.database = database; self.dbBytes = dbBytes; self.compressedBytes = compressedBytes
         self.sha256 = sha256; self.compressedSha256 = compressedSha256; self.pageSize = pageSize
@@ -80,6 +114,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         self.toolVersion = toolVersion; self.durationMs = durationMs; self.pinned = pinned; self.pinNote = pinNote
         self.journalMode = journalMode; self.compressionLevel = compressionLevel; self.migrations = migrations
         self.sequence = sequence; self.check = check; self.appMigrations = appMigrations; self.command = command
+        self.encryption = encryption
+        if encryption != nil && format == Manifest.currentFormat { self.format = Manifest.encryptedFormat }
     }
 
     /// Every key is written, with `null` for absent values, so scripts see a stable shape.
@@ -111,6 +147,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         try c.encode(check, forKey: .check)
         try c.encode(appMigrations, forKey: .appMigrations)
         try c.encode(command, forKey: .command)
+        // Only encrypted snapshots carry the key, so plain manifests stay readable by earlier versions.
+        if let encryption { try c.encode(encryption, forKey: .encryption) }
     }
 
     // MARK: - Validation of what is read from disk
@@ -122,7 +160,17 @@ public struct Manifest: Codable, Equatable, Sendable {
         return bytes.enumerated().allSatisfy { i, b in i == 8 || i == 18 || (48...57).contains(b) }
     }
 
-    public static func fileName(for id: String) -> String { id + ".sqlite.gz" }
+    public static func fileName(for id: String, encrypted: Bool = false) -> String { id + (encrypted ? ".sqlite.gz.age" : ".sqlite.gz") }
+    /// The suffixes of data files.
+    public static let dataSuffixes = [".sqlite.gz", ".sqlite.gz.age"]
+    /// The id of a data file's name, or nil when it is not one.
+    public static func id(ofDataFile name: String) -> String? {
+        for suffix in dataSuffixes.reversed() where name.hasSuffix(suffix) {
+            let id = String(name.dropLast(suffix.count))
+            return isValidID(id) ? id : nil
+        }
+        return nil
+    }
     public static func manifestName(for id: String) -> String { id + ".json" }
 
     /// Checks every field that later code relies on: ids and file names that cannot escape the store,
@@ -132,7 +180,17 @@ public struct Manifest: Codable, Equatable, Sendable {
         guard Manifest.readableFormats.contains(format) else { throw bad("unknown format '\(format)'") }
         if let sequence, sequence < 1 { throw bad("invalid sequence \(sequence)") }
         guard Manifest.isValidID(id) else { throw bad("invalid id") }
-        guard file == Manifest.fileName(for: id) else { throw bad("file '\(file)' does not match the id") }
+        guard file == Manifest.fileName(for: id, encrypted: encryption != nil) else { throw bad("file '\(file)' does not match the id") }
+        guard (format == Manifest.encryptedFormat) == (encryption != nil) else { throw bad("format \(format) and encryption do not agree") }
+        if let encryption {
+            guard encryption.format == Encryption.ageFormat else { throw bad("unknown encryption '\(encryption.format)'") }
+            guard !encryption.recipients.isEmpty, encryption.recipients.count <= 1000,
+                  encryption.recipients.allSatisfy({ $0 == "passphrase" || (try? AgeRecipient.parse($0)) != nil }) else {
+                throw bad("invalid recipients")
+            }
+            guard SHA256Hasher.isValidHex(encryption.gzipSha256), encryption.gzipBytes > 0,
+                  encryption.gzipBytes < compressedBytes else { throw bad("invalid encryption sizes or checksum") }
+        }
         guard Timestamp.parseRFC3339(createdAt) != nil else { throw bad("invalid created_at '\(createdAt)'") }
         guard kind.isWellFormed else { throw bad("invalid kind '\(kind)'") }
         guard database.hasPrefix("/") else { throw bad("database '\(database)' is not an absolute path") }

@@ -1,8 +1,9 @@
 import BackstopCodec
+import BackstopSQLite
 import BackstopCore
 import Foundation
 
-/// A folder of snapshots: `<id>.sqlite.gz` + `<id>.json` pairs, a `lock` file, a `sequence` counter, and
+/// A folder of snapshots: `<id>.sqlite.gz` (or `.sqlite.gz.age`, encrypted) + `<id>.json` pairs, a `lock` file, a `sequence` counter, and
 /// temporary files of runs in progress. A store Backstop creates is private (0700, files 0600); an
 /// existing folder is used as it is (Backstop changes the mode of nothing it did not create) and a
 /// warning says when others can read it. May hold several databases' snapshots.
@@ -10,21 +11,23 @@ import Foundation
 /// Locking: runs that add snapshots or read them for a restore take the store's lock shared;
 /// prune takes it exclusive, so it never removes or trips over a snapshot being written.
 /// Listing and verifying take no lock: readers never wait.
-public final class SnapshotStore: Sendable {
+public final class SnapshotStore: SnapshotRepository {
     public let path: String
     /// The store's mode when users other than its owner can read or enter it (a folder Backstop did not
     /// create, and so did not change), or nil.
     public let modeReadableByOthers: Int?
 
-    /// A file in the store that is not part of a complete snapshot.
-    public struct Problem: Equatable, Sendable {
-        public var file: String
-        public var reason: String
-    }
+    /// The keys new snapshots are encrypted with and encrypted ones are read with.
+    public let keys: SnapshotKeys
+
+    public typealias Problem = StoreProblem
+
+    public var location: String { path }
 
     /// Opens the store at `path`, creating it (private) when `create` is true.
-    public init(path: String, create: Bool) throws {
+    public init(path: String, create: Bool, keys: SnapshotKeys = SnapshotKeys()) throws {
         self.path = FileSystem.absolute(path)
+        self.keys = keys
         if create {
             let parent = (self.path as NSString).deletingLastPathComponent
             // Never the parents: a missing parent may be the mount point of a backup disk that is not
@@ -88,8 +91,8 @@ public final class SnapshotStore: Sendable {
                 problems.append(Problem(file: name, reason: "cannot be read: \(error)"))
             }
         }
-        for name in names where name.hasSuffix(".sqlite.gz") && !name.hasPrefix(".") {
-            let id = String(name.dropLast(".sqlite.gz".count))
+        for name in names where !name.hasPrefix(".") {
+            guard let id = Manifest.id(ofDataFile: name) else { continue }
             if !nameSet.contains(Manifest.manifestName(for: id)) {
                 problems.append(Problem(file: name, reason: "incomplete snapshot (no manifest)"))
             }
@@ -98,49 +101,19 @@ public final class SnapshotStore: Sendable {
         return (snapshots, problems.sorted { $0.file < $1.file })
     }
 
-    /// Complete snapshots in the order they were committed; of one database only when `database` is given
-    /// (including those taken of a path it had before a move that was adopted, see ``adopt(from:to:)``).
-    public func snapshots(ofDatabase database: String? = nil) throws -> [Manifest] {
-        let all = try scan().snapshots
-        guard let database else { return all }
-        let aliases = try self.aliases()
-        return all.filter { SnapshotStore.identity(of: $0.database, aliases: aliases) == database }
-    }
-
-    /// True when the snapshot is of `database`, or of a path it had before an adopted move.
-    public func belongs(_ manifest: Manifest, to database: String) throws -> Bool {
-        SnapshotStore.identity(of: manifest.database, aliases: try aliases()) == database
-    }
-
-    /// When the store has no snapshot of `database`: the error, naming the databases it does hold snapshots
-    /// of, and suggesting to adopt one that has the same file name (the database probably moved).
-    public func noSnapshots(of database: String, selection: String? = nil) throws -> BackstopError {
-        let aliases = try self.aliases()
-        let others = Dictionary(grouping: try scan().snapshots, by: { SnapshotStore.identity(of: $0.database, aliases: aliases) })
-            .filter { $0.key != database }
-        var message = "there are no snapshots of \(database)\(selection.map { " \($0)" } ?? "") in \(path)"
-        if !others.isEmpty {
-            message += "; it holds snapshots of " + others.keys.sorted().map { "\($0) (\(others[$0]!.count))" }.joined(separator: ", ")
+    /// The data file, opened once without following links; it stays readable while this is held, even
+    /// if a prune removes it meanwhile.
+    public func openStored(_ manifest: Manifest) throws -> SnapshotBytes {
+        let path = dataPath(manifest)
+        do {
+            return try SnapshotVFS.fileBytes(path)
+        } catch let error as SnapshotFileError where error.isMissing {
+            throw BackstopError.snapshotGone(id: manifest.id, file: path)
+        } catch let error as SnapshotFileError where error.isNotRegularFile {
+            throw BackstopError.unsafeFile(path: path, reason: "a snapshot's data file must be a regular file, not a symbolic link, FIFO or device")
+        } catch let error as SnapshotFileError {
+            throw BackstopError.io(operation: "read", path: path, errno: error.errno)
         }
-        let name = (database as NSString).lastPathComponent
-        let moved = others.keys.filter { ($0 as NSString).lastPathComponent == name }
-        if selection == nil, moved.count == 1 {
-            message += ". If the database moved from \(moved[0]), adopt its snapshots"
-            return .snapshotNotFound(message, remedy: .adopt(oldPath: moved[0], newPath: database))
-        }
-        return .snapshotNotFound(message)
-    }
-
-    /// The snapshot with this id (or unique id prefix).
-    public func snapshot(id: String) throws -> Manifest {
-        let all = try scan().snapshots
-        if let exact = all.first(where: { $0.id == id }) { return exact }
-        let matches = all.filter { $0.id.hasPrefix(id) }
-        if matches.count == 1, id.count >= 8 { return matches[0] }
-        if matches.count > 1 {
-            throw BackstopError.ambiguousID(id, matches: matches.map(\.id))
-        }
-        throw BackstopError.snapshotNotFound("no snapshot '\(id)' in \(path)")
     }
 
     // MARK: - Writing
@@ -193,9 +166,8 @@ public final class SnapshotStore: Sendable {
         var removed = TemporaryFile.removeStale(in: path, now: now, dryRun: dryRun)
         guard let names = try? FileSystem.listDirectory(path) else { return removed }
         let nameSet = Set(names)
-        for name in names where name.hasSuffix(".sqlite.gz") && !name.hasPrefix(".") {
-            let id = String(name.dropLast(".sqlite.gz".count))
-            guard Manifest.isValidID(id), !nameSet.contains(Manifest.manifestName(for: id)) else { continue }
+        for name in names where !name.hasPrefix(".") {
+            guard let id = Manifest.id(ofDataFile: name), !nameSet.contains(Manifest.manifestName(for: id)) else { continue }
             let full = (path as NSString).appendingPathComponent(name)
             guard let modified = FileSystem.modificationDate(full), now.timeIntervalSince(modified) > SnapshotStore.staleAge else { continue }
             let fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)

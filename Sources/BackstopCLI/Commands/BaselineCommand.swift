@@ -30,7 +30,7 @@ extension Backstop {
         func run(_ session: Session) throws {
             let output = session.output
             let resolved = try target.resolve(session, migrations: migrations.dir)
-            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format)
+            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format, keys: try session.keys(resolved))
             var number: Int64?
             if let version {
                 guard let found = migrator.directory.version(named: version) else {

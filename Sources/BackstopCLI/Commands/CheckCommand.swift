@@ -42,7 +42,7 @@ extension Backstop {
                 try Database.checkIsSQLiteFile(database!)
                 app = try AppMigrators.detect(try Database.openForReading(database!))
                 if directory != nil {
-                    let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format)
+                    let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format, keys: try session.keys(resolved))
                     status = try migrator.status()
                     if postconditions { failures = try migrator.checkPostconditions(fromVersion: from) }
                 } else {

@@ -29,7 +29,7 @@ extension Backstop {
             let output = session.output
             session.ignoringGuard(guardOptions.ignoreGuard)
             let resolved = try target.resolve(session, migrations: migrations.dir)
-            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format)
+            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format, keys: try session.keys(resolved))
             var options = Migrator.Options()
             options.ignoreGuard = guardOptions.ignoreGuard
             options.lockWait = lock.lockWait

@@ -43,14 +43,18 @@ extension Backstop {
             } else {
                 output.say(databases.count == 1 ? "Snapshots of \(databases.first!) in \(store.path):\n" : "Snapshots in \(store.path):\n")
                 let showsApp = snapshots.contains { $0.appMigrations != nil }
-                var table = TextTable(headers: ["ID", "CREATED (UTC)", "LOCAL", "KIND", "SIZE", "STORED", "SCHEMA"] + (showsApp ? ["APP"] : [])
+                let showsEncryption = snapshots.contains { $0.encryption != nil }
+                var table = TextTable(headers: ["ID", "CREATED (UTC)", "LOCAL", "KIND", "SIZE", "STORED"] + (showsEncryption ? ["ENCRYPTED"] : [])
+                                      + ["SCHEMA"] + (showsApp ? ["APP"] : [])
                                       + ["CHECK", "PINNED", "LABEL"] + (databases.count > 1 ? ["DATABASE"] : []))
                 for (manifest, identity) in zip(snapshots, identities) {
                     let date = manifest.createdDate
                     let created: String = String(Timestamp.rfc3339(date).prefix(19)).replacingOccurrences(of: "T", with: " ")
                         + (manifest.isFutureDated(now: now) ? " (future)" : "")
                     var row: [String] = [manifest.id, created, Timestamp.local(date), manifest.kind.rawValue, ByteCount.format(manifest.dbBytes),
-                                         ByteCount.format(manifest.compressedBytes), manifest.schemaVersion.map(String.init) ?? "-"]
+                                         ByteCount.format(manifest.compressedBytes)]
+                    if showsEncryption { row.append(Words.encryption(manifest.encryption)) }
+                    row.append(manifest.schemaVersion.map(String.init) ?? "-")
                     if showsApp { row.append(AppWords.short(manifest.appMigrations)) }
                     let pinned: String = manifest.pinned ? "yes" + (manifest.pinNote.map { " (\($0))" } ?? "") : ""
                     row += [Words.check(manifest.check), pinned, manifest.label ?? ""]

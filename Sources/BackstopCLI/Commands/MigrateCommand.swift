@@ -69,7 +69,7 @@ extension Backstop {
                 try Migrator.createDatabase(resolved.database)
                 output.note("Created the empty database \(resolved.database).")
             }
-            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format)
+            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format, keys: try session.keys(resolved))
             var options = Migrator.Options()
             if let to {
                 guard let version = migrator.directory.version(named: to) else {

@@ -25,7 +25,7 @@ extension Backstop {
         func run(_ session: Session) throws {
             let output = session.output
             let resolved = try target.resolve(session, migrations: migrations.dir)
-            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format)
+            let migrator = try Migrator(database: resolved.database, migrations: resolved.migrations, store: resolved.store, layout: migrations.format, keys: try session.keys(resolved))
             let repaired = try migrator.repair(lockWait: lock.lockWait, notify: output.notifier)
             if output.json {
                 output.emit(RepairJSON(database: migrator.database, repaired: repaired.map {

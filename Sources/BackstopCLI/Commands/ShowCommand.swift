@@ -43,6 +43,9 @@ extension Backstop {
                 ("pinned", m.pinned ? "yes" : "no"), ("pin_note", m.pinNote ?? "-"),
                 ("migrations", m.migrations.map { $0.map(String.init).joined(separator: ", ") } ?? "-"),
                 ("sqlite_version", m.sqliteVersion), ("tool_version", m.toolVersion), ("duration_ms", String(m.durationMs)),
+                ("encryption", m.encryption.map { "age, to \($0.recipients.joined(separator: ", "))" } ?? "none"),
+                ("gzip_bytes", m.encryption.map { "\($0.gzipBytes) (\(ByteCount.format($0.gzipBytes)))" } ?? "-"),
+                ("gzip_sha256", m.encryption?.gzipSha256 ?? "-"),
                 ("format", m.format), ("data_file", store.dataPath(m)),
             ]
             let width = fields.map(\.0.count).max() ?? 0

@@ -79,7 +79,7 @@ extension Backstop {
             switch outcome {
             case .created(let manifest):
                 output.say("\(manifest.id)")
-                output.note("snapshot of \(manifest.database): \(raw: ByteCount.format(manifest.dbBytes)) stored as \(raw: ByteCount.format(manifest.compressedBytes)) in \(raw: String(manifest.durationMs)) ms")
+                output.note("snapshot of \(manifest.database): \(raw: ByteCount.format(manifest.dbBytes)) stored as \(raw: ByteCount.format(manifest.compressedBytes))\(manifest.encryption.map { " (encrypted to \($0.recipients.joined(separator: ", ")))" } ?? "") in \(raw: String(manifest.durationMs)) ms")
             case .unchanged(let manifest):
                 output.note("unchanged since snapshot \(manifest.id) (\(manifest.createdAt)); nothing stored")
             }

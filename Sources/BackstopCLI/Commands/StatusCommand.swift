@@ -35,7 +35,7 @@ extension Backstop {
             // Without a migrations folder (an application with its own migrator), the status says what the
             // database records; a folder that was asked for must exist.
             let folder = FileSystem.isDirectory(resolved.migrations) || resolved.migrationsConfigured ? resolved.migrations : nil
-            let migrator = try folder.map { try Migrator(database: database, migrations: $0, store: resolved.store, layout: migrations.format) }
+            let migrator = try folder.map { try Migrator(database: database, migrations: $0, store: resolved.store, layout: migrations.format, keys: try session.keys(resolved)) }
             let status = try migrator?.status() ?? Migrator.statusWithoutFolder(database: database)
             let layout = migrator?.directory.layout
             let reader = try Database.openForReading(database)

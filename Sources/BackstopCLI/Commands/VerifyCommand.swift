@@ -73,21 +73,25 @@ extension Backstop {
                     case .ok: output.say("ok      \(manifest.id)  \(raw: deep ? "deep" : "checksum")")
                     case .failed: print(Line("FAILED  \(manifest.id)  \(result.problems.joined(separator: "; "))").text)
                     case .gone: print(Line("GONE    \(manifest.id)  \(result.problems.joined(separator: "; "))").text)
+                    case .cannotDecrypt: print(Line("NO KEY  \(manifest.id)  stored file intact; not decrypted: no identity given opens it").text)
                     }
                     for note in result.notes { output.note("        \(manifest.id): \(note)") }
-                    for item in result.notChecked { output.note("        \(manifest.id): not checked: \(item)") }
+                    if result.status != .cannotDecrypt {
+                        for item in result.notChecked { output.note("        \(manifest.id): not checked: \(item)") }
+                    }
                 }
             }
             // Manifests that cannot be read are damage too (a complete manifest is written atomically).
             let unreadable = ids.isEmpty ? scan.problems.filter { $0.file.hasSuffix(".json") } : []
             let failed = results.filter { $0.status == .failed }.count + unreadable.count
             let gone = results.filter { $0.status == .gone }.count
+            let locked = results.filter { $0.status == .cannotDecrypt }
             let nothing = results.isEmpty && unreadable.isEmpty
             if output.json {
                 output.emit(VerifyJSON(
-                    store: store.path, database: database, deep: deep, ok: !nothing && failed == 0 && gone == 0,
+                    store: store.path, database: database, deep: deep, ok: !nothing && failed == 0 && gone == 0 && locked.isEmpty,
                     snapshots: results.map {
-                        .init(id: $0.manifest.id, status: "\($0.status)", problems: $0.problems, notChecked: $0.notChecked, notes: $0.notes)
+                        .init(id: $0.manifest.id, status: $0.status == .cannotDecrypt ? "cannot_decrypt" : "\($0.status)", problems: $0.problems, notChecked: $0.notChecked, notes: $0.notes)
                     },
                     unreadable: unreadable.map { FileProblemJSON(file: $0.file, reason: $0.reason) }))
             } else {
@@ -101,6 +105,11 @@ extension Backstop {
                 throw session.fail(BackstopError.snapshotNotFound(
                     database.map { "there are no snapshots of \($0) in \(store.path): nothing was verified" }
                         ?? "there are no snapshots in \(store.path): nothing was verified", remedy: nil))
+            }
+            if let first = locked.first {
+                throw session.fail(BackstopError.cannotDecrypt(
+                    id: first.manifest.id, recipients: first.manifest.encryption?.recipients ?? [], tried: store.keys.identitySources,
+                    reason: "\(locked.count) encrypted snapshot\(locked.count == 1 ? " was" : "s were") only checked as stored: --deep needs a key that decrypts them"))
             }
             if gone > 0 {
                 if !output.json { output.note("\(raw: String(gone)) snapshot\(raw: gone == 1 ? " was" : "s were") removed (pruned?) while verify ran") }

@@ -16,10 +16,17 @@ struct TargetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The snapshot store. Default: the --database entry's store, then $BACKSTOP_STORE, then store in backstop.toml (for its own database), then a folder beside the database named after it (app.db.backstop).", valueName: "dir"))
     var store: String?
 
+    @Option(name: .customLong("identity"), help: ArgumentHelp("An age identity file that decrypts encrypted snapshots (repeatable). Default: $BACKSTOP_IDENTITY, then identity in backstop.toml.", valueName: "file"))
+    var identityFiles: [String] = []
+
+    @Option(name: .customLong("passphrase-file"), help: ArgumentHelp("A file whose first line is the passphrase of passphrase-encrypted snapshots. Default: $BACKSTOP_PASSPHRASE_FILE, then passphrase_file in backstop.toml.", valueName: "file"))
+    var passphraseFile: String?
+
     func configuration() throws -> Configuration { try Configuration.discover(explicit: config) }
 
     func overrides(migrations: String? = nil, policy: String? = nil) -> Target.Overrides {
-        Target.Overrides(databaseName: databaseName, db: db, store: store, migrations: migrations, policy: policy)
+        Target.Overrides(databaseName: databaseName, db: db, store: store, migrations: migrations, policy: policy,
+                         identityFiles: identityFiles, passphraseFile: passphraseFile)
     }
 
     /// The database, store and folders after flags, --database, environment and configuration file.
@@ -50,8 +57,11 @@ struct TargetOptions: ParsableArguments {
 extension Session {
     /// Opens the target's store (creating it when `create`), telling the user when others can read it.
     func openStore(_ target: Target, create: Bool) throws -> SnapshotStore {
-        let store = try SnapshotStore(path: target.store, create: create)
+        let store = try SnapshotStore(path: target.store, create: create, keys: try keys(target))
         if let mode = store.modeReadableByOthers { output.notifier(.storeReadableByOthers(path: store.path, mode: mode)) }
         return store
     }
+
+    /// The target's keys, read from their files.
+    func keys(_ target: Target) throws -> SnapshotKeys { try target.keys.load() }
 }

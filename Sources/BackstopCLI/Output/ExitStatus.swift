@@ -12,6 +12,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     case refused = 6
     case checkFailed = 7
     case migrationFailed = 8
+    case cannotDecrypt = 9
 
     public var meaning: String {
         switch self {
@@ -24,6 +25,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .refused: return "refused for safety (would overwrite, needs --yes); nothing changed"
         case .checkFailed: return "refused by a check (guard, drift) before starting; nothing changed"
         case .migrationFailed: return "a migration failed; the whole run was rolled back"
+        case .cannotDecrypt: return "encrypted, and no key given decrypts it; nothing changed"
         }
     }
 
@@ -37,6 +39,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .checkFailed: self = .checkFailed
         case .migrationFailed: self = .migrationFailed
         case .failure: self = .failure
+        case .key: self = .cannotDecrypt
         }
     }
 
@@ -46,6 +49,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         switch self {
         case .success: return 0
         case .usage: return 1
+        case .cannotDecrypt: return 2
         case .notFound: return 2
         case .refused: return 3
         case .checkFailed: return 4

@@ -69,13 +69,15 @@ struct SnapshotJSON: Encodable {
         futureDated = manifest.isFutureDated(now: now)
     }
 
-    enum Keys: String, CodingKey { case databaseNow = "database_now", futureDated = "future_dated" }
+    enum Keys: String, CodingKey { case databaseNow = "database_now", futureDated = "future_dated", encryption }
 
     func encode(to encoder: Encoder) throws {
         try manifest.encode(to: encoder)
         var container = encoder.container(keyedBy: Keys.self)
         try container.encode(databaseNow, forKey: .databaseNow)
         try container.encode(futureDated, forKey: .futureDated)
+        // The manifest leaves it out when there is none; output has every key (null when absent).
+        if manifest.encryption == nil { try container.encodeNil(forKey: .encryption) }
     }
 }
 

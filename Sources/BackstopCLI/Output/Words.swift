@@ -81,6 +81,10 @@ enum Words {
             adopting.database = new
             return "adopt them with: \(adopting.command("adopt", [old]))"
         case .confirm: return "add --yes to confirm (standard input is not a terminal, so Backstop cannot ask)"
+        case .giveIdentity(let recipients) where recipients == ["passphrase"]:
+            return "give the passphrase it was encrypted with: --passphrase-file FILE (or BACKSTOP_PASSPHRASE_FILE, or passphrase_file in backstop.toml)"
+        case .giveIdentity(let recipients):
+            return "give the secret key of \(recipients.count == 1 ? recipients[0] : "one of " + recipients.joined(separator: ", ")): --identity FILE (or BACKSTOP_IDENTITY, or identity in backstop.toml)"
         }
     }
 
@@ -128,6 +132,13 @@ enum Words {
         }
     }
 
+    /// How a snapshot is encrypted, short: "-", "age (1 key)", "age (passphrase)".
+    static func encryption(_ encryption: Manifest.Encryption?) -> String {
+        guard let encryption else { return "-" }
+        if encryption.recipients == ["passphrase"] { return "passphrase" }
+        return encryption.recipients.count == 1 ? "age1…\(encryption.recipients[0].suffix(6))" : "\(encryption.recipients.count) keys"
+    }
+
     /// A notice in words, and whether it is a warning (shown even with --quiet).
     static func notice(_ notice: Notice) -> (Line, Bool) {
         switch notice {
@@ -141,6 +152,8 @@ enum Words {
             return ("note: removed \(names.count) temporary file\(names.count == 1 ? "" : "s") an interrupted run left in \(directory)", false)
         case .notChecked(let what, let reasons):
             return ("note: \(what) could not check: \(reasons.joined(separator: "; "))", false)
+        case .notEncrypted(let id, let previous):
+            return ("snapshot \(id) is NOT encrypted (no recipients are set), although the previous one, \(previous), is: is backstop.toml (with its recipients) being read? Give --config FILE, or run from its folder", true)
         }
     }
 

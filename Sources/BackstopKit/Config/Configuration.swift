@@ -14,6 +14,8 @@ import Foundation
 ///
 /// [databases.accounts]
 /// db = "accounts.db"
+/// recipients = ["age1…"]        # encrypt its snapshots (or recipients_file, or passphrase_file)
+/// identity = "/etc/backstop/accounts.key"
 /// ```
 /// Relative paths are relative to the file's folder. Flags override the environment
 /// (`BACKSTOP_DB`, `BACKSTOP_STORE`), which overrides the file.
@@ -23,13 +25,22 @@ public struct Configuration: Sendable {
         public var store: String?
         public var migrations: String?
         public var policy: String?
+        /// age public keys that new snapshots are encrypted to.
+        public var recipients: [String]?
+        public var recipientsFile: String?
+        /// Encrypts new snapshots with this passphrase, and decrypts with it.
+        public var passphraseFile: String?
+        public var passphraseWorkFactor: Int?
+        /// Identity files that decrypt snapshots.
+        public var identity: [String]?
         public init(db: String? = nil, store: String? = nil, migrations: String? = nil, policy: String? = nil) {
             self.db = db; self.store = store; self.migrations = migrations; self.policy = policy
         }
     }
 
     public static let fileName = "backstop.toml"
-    static let keys: Set<String> = ["db", "store", "migrations", "policy"]
+    static let keys: Set<String> = ["db", "store", "migrations", "policy", "recipients", "recipients_file",
+                                     "passphrase_file", "passphrase_work_factor", "identity"]
 
     public var file: String?
     public var defaults: Entry
@@ -52,6 +63,23 @@ public struct Configuration: Sendable {
         return FileSystem.exists(candidate) ? try load(path: FileSystem.absolute(candidate)) : Configuration()
     }
 
+    static let keyList = "db, store, migrations, policy, recipients, recipients_file, passphrase_file, passphrase_work_factor, identity"
+
+    /// A string, or an array of non-empty strings.
+    static func strings(_ value: TOMLValue, at: String, key: String, what: String) throws -> [String] {
+        switch value {
+        case .string(let one) where !one.isEmpty: return [one]
+        case .array(let items) where !items.isEmpty:
+            return try items.map {
+                guard case .string(let one) = $0, !one.isEmpty else {
+                    throw BackstopError.invalidInput("\(at): '\(key)' must be a list of \(what)")
+                }
+                return one
+            }
+        default: throw BackstopError.invalidInput("\(at): '\(key)' must be a list of \(what)")
+        }
+    }
+
     public static func load(path: String) throws -> Configuration {
         let document = try TOMLDocument.load(path: path)
         let base = (path as NSString).deletingLastPathComponent
@@ -61,17 +89,33 @@ public struct Configuration: Sendable {
                 var entry = Entry()
                 for item in table.entries {
                     guard keys.contains(item.key) else {
-                        throw BackstopError.invalidInput("\(path):\(item.line): unknown key '\(item.key)'; expected one of db, store, migrations, policy")
+                        throw BackstopError.invalidInput("\(path):\(item.line): unknown key '\(item.key)'; expected one of \(keyList)")
                     }
-                    guard case .string(let value) = item.value, !value.isEmpty else {
-                        throw BackstopError.invalidInput("\(path):\(item.line): '\(item.key)' must be a non-empty string (a path)")
-                    }
-                    let absolute = FileSystem.absolute(value, relativeTo: base)
+                    let at = "\(path):\(item.line)"
                     switch item.key {
-                    case "db": entry.db = absolute
-                    case "store": entry.store = absolute
-                    case "migrations": entry.migrations = absolute
-                    default: entry.policy = absolute
+                    case "recipients":
+                        entry.recipients = try strings(item.value, at: at, key: item.key, what: "age public keys (age1…)")
+                    case "identity":
+                        entry.identity = try strings(item.value, at: at, key: item.key, what: "paths of identity files")
+                            .map { FileSystem.absolute($0, relativeTo: base) }
+                    case "passphrase_work_factor":
+                        guard case .integer(let factor) = item.value, (1...Int64(AgeRecipient.maximumWorkFactor)).contains(factor) else {
+                            throw BackstopError.invalidInput("\(at): 'passphrase_work_factor' must be a whole number from 1 to \(AgeRecipient.maximumWorkFactor) (age's default is 18)")
+                        }
+                        entry.passphraseWorkFactor = Int(factor)
+                    default:
+                        guard case .string(let value) = item.value, !value.isEmpty else {
+                            throw BackstopError.invalidInput("\(at): '\(item.key)' must be a non-empty string (a path)")
+                        }
+                        let absolute = FileSystem.absolute(value, relativeTo: base)
+                        switch item.key {
+                        case "db": entry.db = absolute
+                        case "store": entry.store = absolute
+                        case "migrations": entry.migrations = absolute
+                        case "recipients_file": entry.recipientsFile = absolute
+                        case "passphrase_file": entry.passphraseFile = absolute
+                        default: entry.policy = absolute
+                        }
                     }
                 }
                 if table.name == "" { configuration.defaults = entry }
@@ -105,6 +149,8 @@ public struct Target: Sendable, Equatable {
     /// True when the migrations folder was given (a flag or the configuration), false for the default
     /// ./migrations.
     public var migrationsConfigured: Bool = true
+    /// The store's keys: recipients from the configuration, identities from flags, environment or file.
+    public var keys = KeySettings()
 
     public struct Overrides: Sendable {
         public var databaseName: String?
@@ -112,8 +158,14 @@ public struct Target: Sendable, Equatable {
         public var store: String?
         public var migrations: String?
         public var policy: String?
-        public init(databaseName: String? = nil, db: String? = nil, store: String? = nil, migrations: String? = nil, policy: String? = nil) {
+        /// `--identity` files (replacing any from the environment or the configuration).
+        public var identityFiles: [String] = []
+        /// `--passphrase-file`: decrypts only.
+        public var passphraseFile: String?
+        public init(databaseName: String? = nil, db: String? = nil, store: String? = nil, migrations: String? = nil, policy: String? = nil,
+                    identityFiles: [String] = [], passphraseFile: String? = nil) {
             self.databaseName = databaseName; self.db = db; self.store = store; self.migrations = migrations; self.policy = policy
+            self.identityFiles = identityFiles; self.passphraseFile = passphraseFile
         }
     }
 
@@ -145,16 +197,38 @@ public struct Target: Sendable, Equatable {
         let configuredMigrations = overrides.migrations.map { FileSystem.absolute($0) } ?? named?.migrations ?? file.migrations
         let migrations = configuredMigrations ?? FileSystem.absolute("migrations")
         let policy = overrides.policy.map { FileSystem.absolute($0) } ?? named?.policy ?? file.policy
+        let keys = keySettings(overrides, entry: named ?? file, named: named != nil, environment: environment)
         guard let database else {
             if !requireDatabase {
                 return Target(name: overrides.databaseName, database: "", store: configuredStore ?? file.store ?? "",
-                              migrations: migrations, policy: policy, migrationsConfigured: configuredMigrations != nil)
+                              migrations: migrations, policy: policy, migrationsConfigured: configuredMigrations != nil, keys: keys)
             }
             throw BackstopError.noDatabase(configured: configuration.databases.keys.sorted())
         }
         return Target(name: overrides.databaseName, database: database,
                       store: configuredStore ?? SnapshotStore.defaultPath(forDatabase: database), migrations: migrations, policy: policy,
-                      migrationsConfigured: configuredMigrations != nil)
+                      migrationsConfigured: configuredMigrations != nil, keys: keys)
+    }
+
+    /// Recipients from the chosen entry (a named database's, or the file's); identities and a passphrase
+    /// to decrypt with from flags, then the named entry, then `BACKSTOP_IDENTITY` and
+    /// `BACKSTOP_PASSPHRASE_FILE`, then the file.
+    static func keySettings(_ overrides: Overrides, entry: Configuration.Entry, named: Bool, environment: [String: String]) -> KeySettings {
+        var keys = KeySettings(recipients: entry.recipients ?? [], recipientsFiles: entry.recipientsFile.map { [$0] } ?? [],
+                               encryptingPassphraseFile: entry.passphraseFile, passphraseWorkFactor: entry.passphraseWorkFactor)
+        let env = { (key: String) -> String? in environment[key].flatMap { $0.isEmpty ? nil : FileSystem.absolute($0) } }
+        if !overrides.identityFiles.isEmpty {
+            keys.identityFiles = overrides.identityFiles.map { FileSystem.absolute($0) }
+        } else if named, let files = entry.identity {
+            keys.identityFiles = files
+        } else if let file = env("BACKSTOP_IDENTITY") {
+            keys.identityFiles = [file]
+        } else {
+            keys.identityFiles = entry.identity ?? []
+        }
+        // A passphrase given to read with never changes what new snapshots are encrypted to.
+        keys.passphraseFile = overrides.passphraseFile.map { FileSystem.absolute($0) } ?? env("BACKSTOP_PASSPHRASE_FILE")
+        return keys
     }
 
     /// Every database the configuration names (the top-level one first, then each named one, by name),
@@ -180,7 +254,15 @@ public struct Target: Sendable, Equatable {
 
 extension Configuration.Entry {
     static func merge(_ specific: Configuration.Entry, over general: Configuration.Entry) -> Configuration.Entry {
-        Configuration.Entry(db: specific.db ?? general.db, store: specific.store ?? general.store,
-                            migrations: specific.migrations ?? general.migrations, policy: specific.policy ?? general.policy)
+        var merged = Configuration.Entry(db: specific.db ?? general.db, store: specific.store ?? general.store,
+                                         migrations: specific.migrations ?? general.migrations, policy: specific.policy ?? general.policy)
+        // Whom to encrypt to is one setting: an entry that names any recipient replaces the file's whole.
+        let encryption = specific.recipients != nil || specific.recipientsFile != nil || specific.passphraseFile != nil ? specific : general
+        merged.recipients = encryption.recipients
+        merged.recipientsFile = encryption.recipientsFile
+        merged.passphraseFile = encryption.passphraseFile
+        merged.passphraseWorkFactor = encryption.passphraseWorkFactor
+        merged.identity = specific.identity ?? general.identity
+        return merged
     }
 }

@@ -95,13 +95,17 @@ public final class Migrator {
     public let directory: MigrationDirectory
     /// Where pre-migration snapshots go; created on the first run that needs it.
     public let storePath: String
+    /// The keys the store encrypts snapshots with (and decrypts them with, for automatic restores).
+    public var keys: SnapshotKeys
 
     /// The layout's own history table, written beside Backstop's.
     var toolHistory: ToolHistory { ToolHistory(layout: directory.layout) }
 
     /// Reads the migrations folder in `layout` (detected from the folder, and from the database's tables
     /// where two tools name files alike, when nil). An existing empty file is an empty database.
-    public init(database: String, migrations: String, store: String? = nil, layout: MigrationLayout? = nil) throws {
+    public init(database: String, migrations: String, store: String? = nil, layout: MigrationLayout? = nil,
+                keys: SnapshotKeys = SnapshotKeys()) throws {
+        self.keys = keys
         self.database = FileSystem.absolute(database)
         var tables: Set<String> = []
         if !FileSystem.isEmptyFile(self.database) {
@@ -120,7 +124,7 @@ public final class Migrator {
     }
 
     /// The snapshot store, created (private) if missing.
-    public func openStore() throws -> SnapshotStore { try SnapshotStore(path: storePath, create: true) }
+    public func openStore() throws -> SnapshotStore { try SnapshotStore(path: storePath, create: true, keys: keys) }
 
     /// Where a database stands when there is no migrations folder (it uses another migrator, or none):
     /// Backstop's own history as recorded, nothing pending. Reads only; takes no lock.

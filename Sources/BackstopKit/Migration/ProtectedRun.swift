@@ -127,6 +127,13 @@ public enum ProtectedRun {
         let started = Date()
         let database = FileSystem.absolute(databasePath)
         try Database.checkIsSQLiteFile(database)
+        // An encrypted pre-migration snapshot that no key given opens could not be restored automatically.
+        let recipients = store.keys.recipients.map(\.description)
+        if options.restoreOnFailure, store.keys.encrypts, !store.keys.canDecrypt(recipients) {
+            throw BackstopError.refused(
+                "the store encrypts its snapshots, and no key given decrypts them: if the run failed, the automatic restore could not read the pre-migration snapshot (run with --no-restore to accept that); nothing was changed",
+                remedy: .giveIdentity(recipients: recipients))
+        }
         let lock = try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { lock.release() }
 

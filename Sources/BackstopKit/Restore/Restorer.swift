@@ -127,8 +127,8 @@ public enum Restorer {
 
         // 1. The snapshot, opened once and read in place; its checksums are verified as the copy reads it.
         let file = try SnapshotFile(manifest, in: store)
-        guard file.size == manifest.compressedBytes else {
-            throw BackstopError.verificationFailed(id: manifest.id, reason: "the file has \(file.size) bytes, the manifest says \(manifest.compressedBytes)")
+        guard file.storedSize == manifest.compressedBytes else {
+            throw BackstopError.verificationFailed(id: manifest.id, reason: "the file has \(file.storedSize) bytes, the manifest says \(manifest.compressedBytes)")
         }
         var notes: [String] = []
         if manifest.check == nil {
@@ -495,7 +495,12 @@ final class SequentialVerification: @unchecked Sendable {
             }
         }
         var problems: [String] = []
-        if compressedHash.finalizeHex() != manifest.compressedSha256 { problems.append("the file's SHA-256 does not match the manifest") }
+        if compressedHash.finalizeHex() != manifest.gzipSha256 {
+            problems.append(file.isEncrypted ? "the decrypted gzip stream's SHA-256 does not match the manifest" : "the file's SHA-256 does not match the manifest")
+        }
+        if file.isEncrypted, try file.storedSHA256() != manifest.compressedSha256 {
+            problems.append("the encrypted file's SHA-256 does not match the manifest")
+        }
         if imageBytes != manifest.dbBytes { problems.append("the image has \(imageBytes) bytes, the manifest says \(manifest.dbBytes)") }
         if imageHash.finalizeHex() != manifest.sha256 { problems.append("the image's SHA-256 does not match the manifest") }
         if !problems.isEmpty {

@@ -1,3 +1,4 @@
+import BackstopAge
 import BackstopCodec
 import BackstopCore
 import BackstopSQLite
@@ -7,28 +8,80 @@ import Foundation
 /// A snapshot's data file, opened once: never through a symbolic link, never a FIFO or device, and held
 /// open for the whole run, so a prune that removes it meanwhile cannot make it look damaged. Serves
 /// streaming reads (checksums, `restore --to`) and SQLite reading the snapshot in place.
+///
+/// Two layers: the file as stored, and the gzip stream inside it, which for an encrypted snapshot is
+/// what decrypting it yields (chunks authenticated and decrypted on demand, nothing written anywhere).
 final class SnapshotFile {
     let manifest: Manifest
+    /// The data file as stored.
+    let stored: SnapshotBytes
+    /// The gzip stream: `stored` itself, or its decryption.
     let bytes: SnapshotBytes
+    private let decryptor: AgeDecryptingReader?
+    private let storedHash = SHA256Hasher()
+    private var storedDigest: String?
 
-    /// Opens the data file of `manifest`. A file that is gone is ``BackstopError/snapshotGone(id:file:)``.
-    init(_ manifest: Manifest, in store: SnapshotStore) throws {
+    /// Opens the data file of `manifest` in `repository`, decrypting it with the repository's identities
+    /// when it is encrypted. A file that is gone is ``BackstopError/snapshotGone(id:file:)``; an encrypted
+    /// one that no identity given decrypts is ``BackstopError/cannotDecrypt(id:recipients:tried:reason:)``.
+    init(_ manifest: Manifest, in repository: any SnapshotRepository) throws {
         self.manifest = manifest
-        let path = store.dataPath(manifest)
+        stored = try repository.openStored(manifest)
+        guard let encryption = manifest.encryption else {
+            decryptor = nil
+            bytes = stored
+            return
+        }
+        let keys = repository.keys
         do {
-            bytes = try SnapshotVFS.fileBytes(path)
-        } catch let error as SnapshotFileError where error.isMissing {
-            throw BackstopError.snapshotGone(id: manifest.id, file: path)
-        } catch let error as SnapshotFileError where error.isNotRegularFile {
-            throw BackstopError.unsafeFile(path: path, reason: "a snapshot's data file must be a regular file, not a symbolic link, FIFO or device")
-        } catch let error as SnapshotFileError {
-            throw BackstopError.io(operation: "read", path: path, errno: error.errno)
+            guard !keys.identities.isEmpty else { throw AgeError(kind: .noMatch, message: "no identity was given") }
+            let hasher = storedHash
+            let decryptor = try AgeDecryptingReader(size: stored.size, identities: keys.identities,
+                                                    onEncrypted: { hasher.update($0) }, read: stored.read)
+            self.decryptor = decryptor
+            bytes = SnapshotBytes(size: decryptor.size, read: { buffer, offset in
+                do { try decryptor.read(buffer, at: offset) } catch let error as AgeError {
+                    throw BackstopError.verificationFailed(id: manifest.id, reason: error.description)
+                }
+            })
+        } catch let error as AgeError {
+            stored.close()
+            switch error.kind {
+            case .noMatch, .key:
+                throw BackstopError.cannotDecrypt(id: manifest.id, recipients: encryption.recipients,
+                                                  tried: keys.identitySources, reason: error.description)
+            case .header, .hmac, .payload:
+                throw BackstopError.verificationFailed(id: manifest.id, reason: "the encrypted file: \(error.description)")
+            }
+        } catch {
+            stored.close()
+            throw error
         }
     }
 
-    deinit { bytes.close() }
+    deinit { stored.close() }
 
+    /// Bytes of the gzip stream.
     var size: Int64 { bytes.size }
+    /// Bytes of the file as stored.
+    var storedSize: Int64 { stored.size }
+    var isEncrypted: Bool { decryptor != nil }
+
+    /// SHA-256 of the file as stored: of encrypted bytes that reads have gone through in order, plus the
+    /// rest read now (nothing is read twice when the reads were sequential).
+    func storedSHA256(progress: ProgressHandler? = nil) throws -> String {
+        if let storedDigest { return storedDigest }
+        let digest: String
+        if let decryptor {
+            try decryptor.feedRemainingEncrypted()
+            digest = storedHash.finalizeHex()
+        } else {
+            digest = try Verifier.hashStored(stored, progress: progress)
+        }
+        storedDigest = digest
+        return digest
+    }
+
 
     /// Reads for the codec: up to `buffer.count` bytes at `offset`, 0 at the end.
     var reader: ImageCodec.Reader {
@@ -38,22 +91,6 @@ final class SnapshotFile {
             if count > 0 { try bytes.read(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), offset) }
             return count
         }
-    }
-
-    /// SHA-256 and size of the file as stored.
-    func hashStored(progress: ProgressHandler?) throws -> String {
-        let hasher = SHA256Hasher()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: Int64 = 0
-        let read = reader
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try read($0, offset) }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
-            offset += Int64(n)
-            progress?(offset, size)
-        }
-        return hasher.finalizeHex()
     }
 
     /// Decompresses the whole file, passing the image to `write` (or nowhere), and checks both checksums
@@ -66,8 +103,11 @@ final class SnapshotFile {
             throw BackstopError.verificationFailed(id: manifest.id, reason: error.description)
         }
         var problems: [String] = []
-        if digest.compressedSHA256 != manifest.compressedSha256 {
-            problems.append("the file's SHA-256 does not match the manifest")
+        if digest.compressedSHA256 != manifest.gzipSha256 {
+            problems.append(isEncrypted ? "the decrypted gzip stream's SHA-256 does not match the manifest" : "the file's SHA-256 does not match the manifest")
+        }
+        if isEncrypted, try storedSHA256() != manifest.compressedSha256 {
+            problems.append("the encrypted file's SHA-256 does not match the manifest")
         }
         if digest.imageBytes != manifest.dbBytes {
             problems.append("the image has \(digest.imageBytes) bytes, the manifest says \(manifest.dbBytes)")

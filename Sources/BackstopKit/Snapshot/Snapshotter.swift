@@ -1,3 +1,4 @@
+import BackstopAge
 import BackstopCore
 import BackstopCodec
 import BackstopSQLite
@@ -83,6 +84,10 @@ public enum Snapshotter {
         let stale = store.removeStaleFiles()
         if !stale.isEmpty { options.notify(.removedStaleFiles(stale, directory: store.path)) }
         let outcome = try takeLocked(database: database, store: store, options: options, progress: progress)
+        if case .created(let manifest) = outcome, manifest.encryption == nil,
+           let previous = (try? store.snapshots(ofDatabase: database))?.last(where: { $0.id != manifest.id }), previous.encryption != nil {
+            options.notify(.notEncrypted(id: manifest.id, previous: previous.id))
+        }
         if case .created(let manifest) = outcome, options.kind == .manual {
             try? store.record(JournalEntry(action: .snapshot, database: database, snapshot: manifest.id, details: manifest.label))
         }
@@ -106,26 +111,47 @@ public enum Snapshotter {
         let deadline = Date().addingTimeInterval(max(options.lockWait, 5))
         let copyProgress = progress.map { p in { (done: Int64, total: Int64) in p(.copying, done, total) } }
 
+        let keys = store.keys
         // With --if-changed, compare the image with the newest snapshot whose stored file is intact.
         if options.ifChanged, let newest = try newestIntactSnapshot(of: database, in: store, notify: options.notify) {
             let hasher = SHA256Hasher()
             _ = try ImageStream.stream(from: source, busyDeadline: deadline, progress: copyProgress) { hasher.update($0) }
-            if hasher.finalizeHex() == newest.sha256 { return .unchanged(newest) }
+            // A snapshot encrypted otherwise than the store now asks (or not at all) is not the one wanted.
+            let sameKeys = (newest.encryption?.recipients ?? []).sorted() == keys.recipients.map(\.description).sorted()
+            if hasher.finalizeHex() == newest.sha256, sameKeys { return .unchanged(newest) }
         }
 
-        let file = try store.temporaryFile(for: "sqlite.gz")
-        let compressor = ImageCompressor(level: options.level, workers: options.workers)
-        let write: ImageCodec.Writer = { bytes in
+        // Encrypted stores wrap the gzip stream in age (age-encryption.org/v1) as it is written: the
+        // gzip bytes never touch the disk, and `age -d | gzip -dc` still yields the image.
+        let file = try store.temporaryFile(for: keys.encrypts ? "sqlite.gz.age" : "sqlite.gz")
+        let writeFile: ImageCodec.Writer = { bytes in
             do { try FileSystem.writeAll(file.fd, bytes, path: file.path) }
             catch let error as BackstopError { throw error.diskFull(in: store.path) }
             Fault.point("snapshot.mid-write")
         }
+        let storedHash = SHA256Hasher()
+        let encryptor = try keys.encrypts ? AgeEncryptor(recipients: keys.recipients) { bytes in
+            storedHash.update(bytes)
+            try writeFile(bytes)
+        } : nil
+        let compressor = ImageCompressor(level: options.level, workers: options.workers)
+        let write: ImageCodec.Writer = { bytes in
+            if let encryptor { try encryptor.append(bytes) } else { try writeFile(bytes) }
+        }
         let streamed = try ImageStream.stream(from: source, busyDeadline: deadline, progress: copyProgress) { bytes in
             try compressor.append(bytes, write: write)
         }
-        let digest = try compressor.finish(write: write)
+        var digest = try compressor.finish(write: write)
         guard digest.imageBytes == streamed.bytes else {
             throw BackstopError.failed("the streamed image has \(digest.imageBytes) bytes, expected \(streamed.pageSize) x \(streamed.pageCount)")
+        }
+        var encryption: Manifest.Encryption?
+        if let encryptor {
+            try encryptor.finish()
+            encryption = Manifest.Encryption(recipients: keys.recipients.map(\.description),
+                                             gzipBytes: digest.compressedBytes, gzipSha256: digest.compressedSHA256)
+            digest.compressedBytes = encryptor.writtenBytes
+            digest.compressedSHA256 = storedHash.finalizeHex()
         }
         var check: ImageCheck?
         if options.check {
@@ -136,7 +162,7 @@ public enum Snapshotter {
         try source.execute("ROLLBACK")
         let manifest = try commit(file, digest: digest, pageSize: streamed.pageSize, pageCount: streamed.pageCount,
                                   takenAt: takenAt, schemaVersion: schemaVersion, appMigrations: appMigrations,
-                                  journalMode: journalMode, check: check,
+                                  journalMode: journalMode, check: check, encryption: encryption,
                                   of: database, store: store, options: options, started: started)
         return .created(manifest)
     }
@@ -144,31 +170,31 @@ public enum Snapshotter {
     /// Commits a compressed snapshot: the data file under a fresh id (never replacing anything, and held
     /// locked so no cleanup takes it for an orphan), the next sequence number, then the manifest.
     static func commit(_ file: TemporaryFile, digest: ImageDigest, pageSize: Int, pageCount: Int, takenAt: Date,
-                       schemaVersion: Int64?, appMigrations: AppMigrationState?, journalMode: JournalMode, check: ImageCheck?, of database: String,
+                       schemaVersion: Int64?, appMigrations: AppMigrationState?, journalMode: JournalMode, check: ImageCheck?, encryption: Manifest.Encryption? = nil, of database: String,
                        store: SnapshotStore, options: SnapshotOptions, started: Date) throws -> Manifest {
         do { try file.sync() } catch let error as BackstopError { throw error.diskFull(in: store.path) }
         var id = Timestamp.compactID(takenAt)
         var attempt = takenAt
         while true {
-            let dataPath = (store.path as NSString).appendingPathComponent(Manifest.fileName(for: id))
+            let dataPath = (store.path as NSString).appendingPathComponent(Manifest.fileName(for: id, encrypted: encryption != nil))
             if !FileSystem.exists(store.manifestPath(id: id)) {
                 if try file.publish(as: dataPath) { break }
             }
             attempt = attempt.addingTimeInterval(0.001)
             id = Timestamp.compactID(attempt)
         }
-        let dataPath = (store.path as NSString).appendingPathComponent(Manifest.fileName(for: id))
+        let dataPath = (store.path as NSString).appendingPathComponent(Manifest.fileName(for: id, encrypted: encryption != nil))
         Fault.point("snapshot.after-data-commit")
         do {
             let manifest = Manifest(
                 id: id, createdAt: Timestamp.rfc3339(takenAt), kind: options.kind, label: options.label,
-                file: Manifest.fileName(for: id), database: database, dbBytes: digest.imageBytes,
+                file: Manifest.fileName(for: id, encrypted: encryption != nil), database: database, dbBytes: digest.imageBytes,
                 compressedBytes: digest.compressedBytes, sha256: digest.imageSHA256, compressedSha256: digest.compressedSHA256,
                 pageSize: pageSize, pageCount: pageCount, schemaVersion: schemaVersion,
                 sqliteVersion: Database.libraryVersion, toolVersion: BackstopVersion.current,
                 durationMs: Int(Date().timeIntervalSince(started) * 1000), journalMode: journalMode,
                 compressionLevel: options.level, migrations: options.migrations, sequence: try store.nextSequence(),
-                check: check, appMigrations: appMigrations, command: options.command)
+                check: check, appMigrations: appMigrations, command: options.command, encryption: encryption)
             Fault.point("snapshot.before-manifest")
             try FileSystem.writeAtomically(try manifest.encoded(), to: store.manifestPath(id: id), replace: false)
             Fault.point("snapshot.after-manifest")

@@ -13,6 +13,9 @@ public struct VerificationResult: Sendable {
         case failed
         /// The snapshot disappeared (pruned) before it could be read: not damage.
         case gone
+        /// The stored file is intact, but the deep check could not run: the snapshot is encrypted and no
+        /// key given decrypts it. Not damage, and not a pass.
+        case cannotDecrypt
     }
 
     public var manifest: Manifest
@@ -31,7 +34,7 @@ public struct VerificationResult: Sendable {
 /// decompressed in a stream (both checksums, its size) and SQLite's `PRAGMA integrity_check` on the
 /// snapshot read in place. Nothing is written anywhere: a read-only store or a full disk is fine.
 public enum Verifier {
-    public static func verify(_ manifest: Manifest, in store: SnapshotStore, deep: Bool,
+    public static func verify(_ manifest: Manifest, in repository: any SnapshotRepository, deep: Bool,
                               progress: PhaseProgress? = nil) -> VerificationResult {
         var result = VerificationResult(manifest: manifest, deep: deep, status: .ok, problems: [], notChecked: [], notes: [])
         if let check = manifest.check {
@@ -41,9 +44,21 @@ public enum Verifier {
                 result.notes.append("\(check.method) could not run when this snapshot was taken: \(check.problems.first ?? "unknown reason")")
             }
         }
-        let file: SnapshotFile
+        // The stored file: its size and checksum (no key needed, even when it is encrypted).
         do {
-            file = try SnapshotFile(manifest, in: store)
+            let stored = try repository.openStored(manifest)
+            defer { stored.close() }
+            if stored.size != manifest.compressedBytes {
+                result.problems.append(stored.size < manifest.compressedBytes
+                    ? "the file is truncated: \(stored.size) bytes, the manifest says \(manifest.compressedBytes)"
+                    : "the file has \(stored.size) bytes, the manifest says \(manifest.compressedBytes)")
+            } else if !deep || manifest.encryption != nil {
+                // Deep checks of plain files hash the stored file as they decompress it; encrypted ones
+                // are hashed here, so that a missing key still leaves the file checked.
+                if try hashStored(stored, progress: progress.map { p in { p(.checking, $0, $1) } }) != manifest.compressedSha256 {
+                    result.problems.append("the file's SHA-256 does not match the manifest (the file changed or is damaged)")
+                }
+            }
         } catch let error as BackstopError {
             if case .snapshotGone = error { result.status = .gone } else { result.status = .failed }
             result.problems.append(error.description)
@@ -53,37 +68,56 @@ public enum Verifier {
             result.problems.append("\(error)")
             return result
         }
-        if file.size != manifest.compressedBytes {
-            result.problems.append(file.size < manifest.compressedBytes
-                ? "the file is truncated: \(file.size) bytes, the manifest says \(manifest.compressedBytes)"
-                : "the file has \(file.size) bytes, the manifest says \(manifest.compressedBytes)")
+        guard deep, result.problems.isEmpty else {
+            if !result.problems.isEmpty { result.status = .failed }
+            return result
         }
         do {
-            if !deep {
-                if try file.hashStored(progress: progress.map { p in { p(.checking, $0, $1) } }) != manifest.compressedSha256 {
-                    result.problems.append("the file's SHA-256 does not match the manifest (the file changed or is damaged)")
-                }
-            } else if result.problems.isEmpty {
-                try file.decompressChecked(write: nil, progress: progress.map { p in { p(.decompressing, $0, $1) } })
-                progress?(.checkingImage, 0, 1)
-                // integrity_check looks rows up in every index: random reads, so a larger block cache.
-                let db = try file.openDatabase(cacheBytes: 32 << 20)
-                let report = IntegrityCheck.run(on: db, quick: false)
-                progress?(.checkingImage, 1, 1)
-                result.notChecked = report.notChecked
-                if let reason = report.couldNotRun {
-                    result.notChecked.append("PRAGMA integrity_check could not run: \(reason)")
-                } else if !report.problems.isEmpty {
-                    result.problems.append("PRAGMA integrity_check failed: " + report.problems.prefix(3).joined(separator: "; "))
-                }
+            let file = try SnapshotFile(manifest, in: repository)
+            try file.decompressChecked(write: nil, progress: progress.map { p in { p(.decompressing, $0, $1) } })
+            progress?(.checkingImage, 0, 1)
+            // integrity_check looks rows up in every index: random reads, so a larger block cache.
+            let db = try file.openDatabase(cacheBytes: 32 << 20)
+            let report = IntegrityCheck.run(on: db, quick: false)
+            progress?(.checkingImage, 1, 1)
+            result.notChecked = report.notChecked
+            if let reason = report.couldNotRun {
+                result.notChecked.append("PRAGMA integrity_check could not run: \(reason)")
+            } else if !report.problems.isEmpty {
+                result.problems.append("PRAGMA integrity_check failed: " + report.problems.prefix(3).joined(separator: "; "))
             }
         } catch let error as BackstopError {
-            if case .verificationFailed(_, let reason) = error { result.problems.append(reason) }
-            else { result.problems.append(error.description) }
+            switch error {
+            case .cannotDecrypt:
+                result.status = .cannotDecrypt
+                result.notChecked.append(error.description)
+                return result
+            case .snapshotGone:
+                result.status = .gone
+                result.problems.append(error.description)
+                return result
+            case .verificationFailed(_, let reason): result.problems.append(reason)
+            default: result.problems.append(error.description)
+            }
         } catch {
             result.problems.append("\(error)")
         }
         if !result.problems.isEmpty { result.status = .failed }
         return result
+    }
+
+    /// SHA-256 of a file as stored, read in 1 MiB pieces.
+    static func hashStored(_ stored: SnapshotBytes, progress: ProgressHandler?) throws -> String {
+        let hasher = SHA256Hasher()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < stored.size {
+            let n = Int(min(Int64(buffer.count), stored.size - offset))
+            try buffer.withUnsafeMutableBytes { try stored.read(UnsafeMutableRawBufferPointer(rebasing: $0[0..<n]), offset) }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0.prefix(n))) }
+            offset += Int64(n)
+            progress?(offset, stored.size)
+        }
+        return hasher.finalizeHex()
     }
 }

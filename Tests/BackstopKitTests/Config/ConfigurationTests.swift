@@ -92,4 +92,64 @@ final class ConfigurationTests: BackstopTestCase {
         XCTAssertEqual(document.table("x.y z")?.entry("g")?.value, .float(0.25))
         XCTAssertEqual(document.table("x.y z")?.entry("g")?.line, 8)
     }
+
+    func testKeysComeFromTheChosenEntryAndIdentitiesFromFlagsThenEntryThenEnvironmentThenFile() throws {
+        let file = try write("""
+        db = "app.db"
+        recipients = ["age1aaa"]
+        identity = "top.key"
+
+        [databases.accounts]
+        db = "accounts.db"
+        passphrase_file = "pass.txt"
+        passphrase_work_factor = 12
+        identity = ["a.key", "b.key"]
+
+        [databases.logs]
+        db = "logs.db"
+        """)
+        let configuration = try Configuration.load(path: file)
+        let top = try Target.resolve(.init(), configuration: configuration, environment: [:])
+        XCTAssertEqual(top.keys, KeySettings(recipients: ["age1aaa"], identityFiles: [path("top.key")]))
+        // The environment beats the file's top level, not a named entry; flags beat both.
+        let env = ["BACKSTOP_IDENTITY": path("env.key"), "BACKSTOP_PASSPHRASE_FILE": path("env-pass.txt")]
+        let topWithEnvironment = try Target.resolve(.init(), configuration: configuration, environment: env)
+        XCTAssertEqual(topWithEnvironment.keys, KeySettings(recipients: ["age1aaa"], identityFiles: [path("env.key")],
+                                                            passphraseFile: path("env-pass.txt")))
+        let accounts = try Target.resolve(.init(databaseName: "accounts"), configuration: configuration, environment: env)
+        XCTAssertEqual(accounts.keys, KeySettings(encryptingPassphraseFile: path("pass.txt"), passphraseWorkFactor: 12,
+                                                  identityFiles: [path("a.key"), path("b.key")], passphraseFile: path("env-pass.txt")),
+                       "a named entry that sets a recipient replaces the top level's recipients")
+        let flags = try Target.resolve(.init(databaseName: "accounts", identityFiles: [path("flag.key")], passphraseFile: path("flag-pass.txt")),
+                                       configuration: configuration, environment: env)
+        XCTAssertEqual(flags.keys.identityFiles, [path("flag.key")])
+        XCTAssertEqual(flags.keys.passphraseFile, path("flag-pass.txt"))
+        XCTAssertEqual(flags.keys.encryptingPassphraseFile, path("pass.txt"), "a passphrase to read with never changes the recipients")
+        let logs = try Target.resolve(.init(databaseName: "logs"), configuration: configuration, environment: [:])
+        XCTAssertEqual(logs.keys, KeySettings(recipients: ["age1aaa"], identityFiles: [path("top.key")]), "an entry without keys inherits the file's")
+        for (text, message) in [
+            ("recipients = \"\"\n", ":1: 'recipients' must be a list of age public keys"),
+            ("recipients = [1]\n", ":1: 'recipients' must be a list of age public keys"),
+            ("passphrase_work_factor = 40\n", ":1: 'passphrase_work_factor' must be a whole number from 1 to 22"),
+            ("identity = []\n", ":1: 'identity' must be a list of paths of identity files"),
+        ] {
+            XCTAssertThrowsError(try Configuration.load(path: try write(text, to: "bad.toml"))) { error in
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+            }
+        }
+        // Bad keys are usage errors naming where, never showing a secret.
+        XCTAssertThrowsError(try KeySettings(recipients: ["age1aaa"]).load()) { error in
+            XCTAssertEqual("\(error)", "not an age public key (age1 followed by 58 characters); nothing was changed")
+        }
+        XCTAssertThrowsError(try KeySettings(identityFiles: [path("missing.key")]).load()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cannot read the identity file \(path("missing.key")): No such file"), "\(error)")
+        }
+        _ = try write("\n", to: "empty-pass.txt")
+        XCTAssertThrowsError(try KeySettings(passphraseFile: path("empty-pass.txt")).load()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("the passphrase file \(path("empty-pass.txt")) is empty"), "\(error)")
+        }
+        XCTAssertThrowsError(try KeySettings(identityFiles: ["/dev/zero"]).load()) { error in
+            XCTAssertEqual("\(error)", "the identity file /dev/zero is not a regular file; nothing was changed")
+        }
+    }
 }
