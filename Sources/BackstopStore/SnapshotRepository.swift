@@ -90,6 +90,15 @@ public struct SnapshotKeys: Sendable {
 
     public var encrypts: Bool { !recipients.isEmpty }
 
+    /// Throws ``BackstopError/cannotDecrypt(id:recipients:tried:reason:)`` when `manifest` is encrypted and
+    /// none of the identities can decrypt it, before anything is read (a passphrase can only be tried).
+    public func requireDecryptable(_ manifest: Manifest) throws {
+        guard let encryption = manifest.encryption, !canDecrypt(encryption.recipients) else { return }
+        throw BackstopError.cannotDecrypt(
+            id: manifest.id, recipients: encryption.recipients, tried: identitySources,
+            reason: identities.isEmpty ? "no identity was given" : "it is not encrypted to any of their keys")
+    }
+
     /// True when one of the identities decrypts what is encrypted to `recipients` (names as manifests
     /// record them: `age1…` or `passphrase`). A passphrase can only be tried.
     public func canDecrypt(_ recipients: [String]) -> Bool {

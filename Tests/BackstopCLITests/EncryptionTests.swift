@@ -127,9 +127,12 @@ final class EncryptionTests: BackstopTestCase {
             XCTAssertEqual(missing.status, 9, "\(what): \(missing.stderr)")
             XCTAssertTrue(missing.stderr.contains("error: snapshot \(id) is encrypted (to \(key)) and no key was given to decrypt it; nothing was changed"), "\(what): \(missing.stderr)")
             XCTAssertTrue(missing.stderr.contains("hint: give the secret key of \(key): --identity FILE"), "\(what): \(missing.stderr)")
+            // Said before any plan is shown or confirmation asked for.
+            XCTAssertFalse(missing.stderr.contains("This replaces"), "\(what): \(missing.stderr)")
             let wrong = try backstop(arguments + ["--identity", "wrong.txt"])
             XCTAssertEqual(wrong.status, 9, "\(what): \(wrong.stderr)")
             XCTAssertTrue(wrong.stderr.contains("error: snapshot \(id) is encrypted to \(key), and \(path("wrong.txt")) cannot decrypt it"), "\(what): \(wrong.stderr)")
+            XCTAssertFalse(wrong.stderr.contains("This replaces"), "\(what): \(wrong.stderr)")
             XCTAssertEqual(try contentDigest(path("app.db")), live, what)
             XCTAssertEqual(try storeFiles(), files, what)
             XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.db")), what)

@@ -67,6 +67,7 @@ public enum Restorer {
         // What would refuse the restore anyway is said before anyone is asked to confirm it.
         if path == nil { try refuseOtherDatabase(selected.manifest, store: store, database: FileSystem.absolute(database), options: options) }
         try refuseFailedCheck(selected.manifest, options: options)
+        try store.keys.requireDecryptable(selected.manifest)
         try confirm?(selected)
         if let path {
             return (selected, try restoreToFile(selected.manifest, store: store, path: path, options: options, progress: progress))
@@ -80,6 +81,7 @@ public enum Restorer {
                                 options: RestoreOptions = RestoreOptions(), confirm: ((RollbackChoice) throws -> Void)? = nil,
                                 progress: PhaseProgress? = nil) throws -> (RollbackChoice, RestoreReport) {
         let choice = try Rollback.select(database: database, store: store, toVersion: version)
+        try store.keys.requireDecryptable(choice.manifest)
         try confirm?(choice)
         let undone: String
         if let command = choice.undoneCommand {
