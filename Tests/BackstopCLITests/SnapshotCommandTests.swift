@@ -121,6 +121,23 @@ final class SnapshotCommandTests: BackstopTestCase {
         XCTAssertEqual(try backstop(["restore", "--db", "app.db", "--latest", "--to", "copy.db", "--force"]).status, 0)
     }
 
+    func testRestoreToAFileOfAWALDatabaseLeavesNoSideFilesBehind() throws {
+        try makeDatabase(rows: 100, journalMode: "wal")
+        XCTAssertEqual(try backstop(["snapshot", "--db", "app.db", "-q"]).status, 0)
+        XCTAssertEqual(try backstop(["restore", "--db", "app.db", "--latest", "--to", "copy.db"]).status, 0)
+        // Checking the file where it lies must not leave the -wal and -shm a read-only connection makes.
+        XCTAssertFalse(FileSystem.exists(path("copy.db-wal")))
+        XCTAssertFalse(FileSystem.exists(path("copy.db-shm")))
+        // and the file is still exactly the snapshot's image.
+        let digest = try run("/usr/bin/sha256sum", [path("copy.db")])
+        XCTAssertEqual(String(digest.stdout.prefix(64)), try listed(["--db", "app.db"])[0]["sha256"] as? String)
+        // So removing the copy and restoring again just works.
+        try FileManager.default.removeItem(atPath: path("copy.db"))
+        let again = try backstop(["restore", "--db", "app.db", "--latest", "--to", "copy.db"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try count(path("copy.db")), 100)
+    }
+
     func testConfigurationFileAndEnvironmentChooseTheDatabase() throws {
         try makeDatabase("main.db", rows: 10)
         try makeDatabase("accounts.db", rows: 20)

@@ -405,7 +405,10 @@ public enum Restorer {
     /// the snapshot's, and no side file may have appeared.
     static func checkRestoredFile(_ target: String, manifest: Manifest, notes: inout [String]) throws {
         let sides = ["-wal", "-journal"].filter { FileSystem.exists(target + $0) }
-        let db = try Database(path: target, mode: .readOnly)
+        // Read-write although it only reads: a read-only connection to a WAL database leaves the -wal and
+        // -shm it creates behind (it may not remove them), and they would block the next restore to this
+        // path once the file is removed. As the last connection, this one removes them when it closes.
+        let db = try Database(path: target, mode: .readWrite)
         let pageSize = try db.int("PRAGMA page_size"), pageCount = try db.int("PRAGMA page_count")
         _ = try db.int("SELECT count(*) FROM sqlite_schema")
         guard sides.isEmpty, pageSize == manifest.pageSize, pageCount == manifest.pageCount else {
