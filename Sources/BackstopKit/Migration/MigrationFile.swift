@@ -121,15 +121,20 @@ public struct MigrationFile: Equatable, Sendable {
         return data
     }
 
+    /// Reads a migration file's bytes, refusing a NUL byte (a problem of the file, named with its line).
+    static func readRefusingNUL(_ path: String) throws -> Data {
+        let data = try read(path)
+        if let problem = nulProblem(data, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
+        return data
+    }
+
     /// Loads a migration in Backstop's own layout. Every problem of the file is reported at once.
     public static func load(path: String) throws -> MigrationFile {
         let fileName = (path as NSString).lastPathComponent
         guard let (version, name) = parseName(fileName) else {
             throw MigrationFileProblems(path: path, messages: ["\(path): a migration's name must be NNNN_name.sql"])
         }
-        let data = try read(path)
-        if let problem = nulProblem(data, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
-        let text = normalizedText(data)
+        let text = normalizedText(try readRefusingNUL(path))
         var problems: [String] = []
         let sections = MarkedSections.split(text, path: path, problems: &problems) { comment in
             guard comment.lowercased().hasPrefix("backstop:") else { return nil }

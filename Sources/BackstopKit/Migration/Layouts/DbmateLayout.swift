@@ -8,45 +8,29 @@ import Foundation
 /// (either may say `transaction:false`). dbmate records applied versions in `schema_migrations(version)`.
 enum DbmateLayout {
     static func load(_ folder: String) -> LoadedMigrations {
-        var loaded = LoadedMigrations()
-        for name in ((try? FileSystem.listDirectory(folder)) ?? []).sorted() where name.hasSuffix(".sql") && !name.hasPrefix(".")
-            && name != MigrationDirectory.guardFileName {
-            let path = (folder as NSString).appendingPathComponent(name)
-            guard let parsed = LayoutSupport.versionAndName(name.dropLast(4)) else {
-                loaded.problems.append(MigrationProblem(kind: .invalid, version: nil, file: name,
-                                                        message: "\(name) is not named like a dbmate migration (VERSION_name.sql), so it would never run"))
-                continue
-            }
-            do {
-                let data = try MigrationFile.read(path)
-                if let problem = MigrationFile.nulProblem(data, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
-                let text = MigrationFile.normalizedText(data)
-                var problems: [String] = []
-                let sections = MarkedSections.split(text, path: path, initial: "preamble", problems: &problems) { comment in
-                    guard comment.hasPrefix("migrate:") else { return nil }
-                    let words = comment.dropFirst("migrate:".count).split(separator: " ")
-                    guard let section = words.first, ["up", "down"].contains(String(section)) else {
-                        return .invalid("unknown dbmate marker '-- \(comment)'; expected migrate:up or migrate:down")
-                    }
-                    return .section(String(section))
+        LayoutSupport.loadVersionedSQLFiles(folder, tool: "dbmate") { name, path, parsed, text in
+            var problems: [String] = []
+            let sections = MarkedSections.split(text, path: path, initial: "preamble", problems: &problems) { comment in
+                guard comment.hasPrefix("migrate:") else { return nil }
+                let words = comment.dropFirst("migrate:".count).split(separator: " ")
+                guard let section = words.first, ["up", "down"].contains(String(section)) else {
+                    return .invalid("unknown dbmate marker '-- \(comment)'; expected migrate:up or migrate:down")
                 }
-                if !sections.seen.contains("up") { problems.append("\(path): no '-- migrate:up' section") }
-                guard problems.isEmpty else { throw MigrationFileProblems(path: path, messages: problems) }
-                var file = try LayoutSupport.file(
-                    layout: .dbmate, version: parsed.version, versionText: parsed.text, name: parsed.name, fileName: name, path: path,
-                    upText: "", downText: nil, checksumText: text, upStatements: sections.statements["up"] ?? [],
-                    downStatements: sections.seen.contains("down") ? sections.statements["down"] ?? [] : nil,
-                    tool: ToolRecordInfo(description: parsed.name))
-                if (sections.markerOptions["up"] ?? "").contains("transaction:false") {
-                    file.markedNonTransactional = true
-                    file.notes.append("\(name): transaction:false: Backstop still runs it inside the run's single transaction")
-                }
-                loaded.files.append(file)
-            } catch {
-                loaded.invalid(name, version: parsed.version, error)
+                return .section(String(section))
             }
+            if !sections.seen.contains("up") { problems.append("\(path): no '-- migrate:up' section") }
+            guard problems.isEmpty else { throw MigrationFileProblems(path: path, messages: problems) }
+            var file = try LayoutSupport.file(
+                layout: .dbmate, version: parsed.version, versionText: parsed.text, name: parsed.name, fileName: name, path: path,
+                upText: "", downText: nil, checksumText: text, upStatements: sections.statements["up"] ?? [],
+                downStatements: sections.seen.contains("down") ? sections.statements["down"] ?? [] : nil,
+                tool: ToolRecordInfo(description: parsed.name))
+            if (sections.markerOptions["up"] ?? "").contains("transaction:false") {
+                file.markedNonTransactional = true
+                file.notes.append("\(name): transaction:false: Backstop still runs it inside the run's single transaction")
+            }
+            return file
         }
-        return loaded
     }
 }
 
@@ -56,34 +40,18 @@ enum DbmateLayout {
 /// table), and at start-up runs the versions above the newest applied one.
 enum GooseLayout {
     static func load(_ folder: String) -> LoadedMigrations {
-        var loaded = LoadedMigrations()
-        for name in ((try? FileSystem.listDirectory(folder)) ?? []).sorted() where name.hasSuffix(".sql") && !name.hasPrefix(".")
-            && name != MigrationDirectory.guardFileName {
-            let path = (folder as NSString).appendingPathComponent(name)
-            guard let parsed = LayoutSupport.versionAndName(name.dropLast(4)) else {
-                loaded.problems.append(MigrationProblem(kind: .invalid, version: nil, file: name,
-                                                        message: "\(name) is not named like a goose migration (VERSION_name.sql), so it would never run"))
-                continue
+        LayoutSupport.loadVersionedSQLFiles(folder, tool: "goose") { name, path, parsed, text in
+            let parsedSections = try sections(text, path: path)
+            var file = try LayoutSupport.file(
+                layout: .goose, version: parsed.version, versionText: parsed.text, name: parsed.name, fileName: name, path: path,
+                upText: "", downText: nil, checksumText: text, upStatements: parsedSections.up, downStatements: parsedSections.down,
+                tool: ToolRecordInfo(description: parsed.name))
+            if parsedSections.noTransaction {
+                file.markedNonTransactional = true
+                file.notes.append("\(name): +goose NO TRANSACTION: Backstop still runs it inside the run's single transaction")
             }
-            do {
-                let data = try MigrationFile.read(path)
-                if let problem = MigrationFile.nulProblem(data, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
-                let text = MigrationFile.normalizedText(data)
-                let parsedSections = try sections(text, path: path)
-                var file = try LayoutSupport.file(
-                    layout: .goose, version: parsed.version, versionText: parsed.text, name: parsed.name, fileName: name, path: path,
-                    upText: "", downText: nil, checksumText: text, upStatements: parsedSections.up, downStatements: parsedSections.down,
-                    tool: ToolRecordInfo(description: parsed.name))
-                if parsedSections.noTransaction {
-                    file.markedNonTransactional = true
-                    file.notes.append("\(name): +goose NO TRANSACTION: Backstop still runs it inside the run's single transaction")
-                }
-                loaded.files.append(file)
-            } catch {
-                loaded.invalid(name, version: parsed.version, error)
-            }
+            return file
         }
-        return loaded
     }
 
     /// The Up and Down statements of a goose file: split as SQLite sees statements, except that each

@@ -32,8 +32,7 @@ enum DieselLayout {
                 continue
             }
             do {
-                let up = try MigrationFile.read(upPath)
-                if let problem = MigrationFile.nulProblem(up, path: upPath) { throw MigrationFileProblems(path: upPath, messages: [problem]) }
+                let up = try MigrationFile.readRefusingNUL(upPath)
                 let downPath = (directory as NSString).appendingPathComponent("down.sql")
                 let down = FileSystem.exists(downPath) ? try MigrationFile.read(downPath) : nil
                 let upText = MigrationFile.normalizedText(up)

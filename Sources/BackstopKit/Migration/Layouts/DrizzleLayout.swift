@@ -39,8 +39,7 @@ enum DrizzleLayout {
             let path = (folder as NSString).appendingPathComponent(fileName)
             let version = Int64(entry.idx)
             do {
-                let data = try MigrationFile.read(path)
-                if let problem = MigrationFile.nulProblem(data, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
+                let data = try MigrationFile.readRefusingNUL(path)
                 let raw = String(decoding: data, as: UTF8.self)
                 let text = MigrationFile.normalizedText(data)
                 // Statements between breakpoints; each piece is split further the way SQLite sees statements.

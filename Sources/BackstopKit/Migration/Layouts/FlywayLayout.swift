@@ -86,8 +86,7 @@ enum FlywayLayout {
             let path = (folder as NSString).appendingPathComponent(item.name)
             let key = item.version.flatMap { keys[$0] }
             do {
-                let data = try MigrationFile.read(path)
-                if let problem = MigrationFile.nulProblem(data, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
+                let data = try MigrationFile.readRefusingNUL(path)
                 let text = MigrationFile.normalizedText(data)
                 let undoName = item.version.flatMap { undos[$0] }
                 let undo = try undoName.map { try MigrationFile.read((folder as NSString).appendingPathComponent($0)) }

@@ -148,6 +148,30 @@ enum LayoutSupport {
         return file
     }
 
+    /// Loads every `VERSION_name.sql` of a folder (but guard.sql) in name order, each through `make`, given
+    /// its name, path, parsed version and normalized text. A file named otherwise, or one `make` throws for,
+    /// is a problem of its own; the others still load.
+    static func loadVersionedSQLFiles(_ folder: String, tool: String,
+                                      _ make: (_ name: String, _ path: String, _ parsed: (text: String, version: Int64, name: String),
+                                               _ text: String) throws -> MigrationFile) -> LoadedMigrations {
+        var loaded = LoadedMigrations()
+        for name in ((try? FileSystem.listDirectory(folder)) ?? []).sorted() where name.hasSuffix(".sql") && !name.hasPrefix(".")
+            && name != MigrationDirectory.guardFileName {
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let parsed = versionAndName(name.dropLast(4)) else {
+                loaded.problems.append(MigrationProblem(kind: .invalid, version: nil, file: name,
+                                                        message: "\(name) is not named like a \(tool) migration (VERSION_name.sql), so it would never run"))
+                continue
+            }
+            do {
+                loaded.files.append(try make(name, path, parsed, MigrationFile.normalizedText(try MigrationFile.readRefusingNUL(path))))
+            } catch {
+                loaded.invalid(name, version: parsed.version, error)
+            }
+        }
+        return loaded
+    }
+
     /// `20260101120000_create_users` -> ("20260101120000", 20260101120000, "create_users").
     static func versionAndName(_ stem: Substring) -> (text: String, version: Int64, name: String)? {
         let digits = stem.prefix { $0.isASCII && $0.isNumber }

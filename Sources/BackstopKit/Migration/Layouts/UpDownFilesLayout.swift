@@ -39,8 +39,7 @@ enum UpDownFilesLayout {
         for (version, (text, migrationName, fileName)) in ups.sorted(by: { $0.key < $1.key }) {
             let path = (folder as NSString).appendingPathComponent(fileName)
             do {
-                let up = try MigrationFile.read(path)
-                if let problem = MigrationFile.nulProblem(up, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
+                let up = try MigrationFile.readRefusingNUL(path)
                 let downData = try downs[version].map { try MigrationFile.read((folder as NSString).appendingPathComponent($0)) }
                 let upText = MigrationFile.normalizedText(up)
                 var file = try LayoutSupport.file(
@@ -80,8 +79,7 @@ enum SqlxLayout {
                 continue
             }
             do {
-                let data = try MigrationFile.read(path)
-                if let problem = MigrationFile.nulProblem(data, path: path) { throw MigrationFileProblems(path: path, messages: [problem]) }
+                let data = try MigrationFile.readRefusingNUL(path)
                 let text = MigrationFile.normalizedText(data)
                 var file = try LayoutSupport.file(
                     layout: .sqlx, version: parsed.version, versionText: parsed.text, name: parsed.name, fileName: name, path: path,
