@@ -188,7 +188,7 @@ public struct Target: Sendable, Equatable {
         if named == nil, file.db == nil, configuration.databases.count == 1, let only = configuration.databases.first {
             file = Configuration.Entry.merge(only.value, over: file)
         }
-        let env = { (key: String) -> String? in environment[key].flatMap { $0.isEmpty ? nil : FileSystem.absolute($0) } }
+        let env = { (key: String) in path(key, in: environment) }
         let flagDB = overrides.db.map { FileSystem.absolute($0) }
         let database = flagDB ?? named?.db ?? env("BACKSTOP_DB") ?? file.db
         let fileGaveDatabase = flagDB == nil && named?.db == nil && env("BACKSTOP_DB") == nil && file.db != nil
@@ -210,13 +210,18 @@ public struct Target: Sendable, Equatable {
                       migrationsConfigured: configuredMigrations != nil, keys: keys)
     }
 
+    /// The environment variable `key` as an absolute path; nil when unset or empty.
+    static func path(_ key: String, in environment: [String: String]) -> String? {
+        environment[key].flatMap { $0.isEmpty ? nil : FileSystem.absolute($0) }
+    }
+
     /// Recipients from the chosen entry (a named database's, or the file's); identities and a passphrase
     /// to decrypt with from flags, then the named entry, then `BACKSTOP_IDENTITY` and
     /// `BACKSTOP_PASSPHRASE_FILE`, then the file.
     static func keySettings(_ overrides: Overrides, entry: Configuration.Entry, named: Bool, environment: [String: String]) -> KeySettings {
         var keys = KeySettings(recipients: entry.recipients ?? [], recipientsFiles: entry.recipientsFile.map { [$0] } ?? [],
                                encryptingPassphraseFile: entry.passphraseFile, passphraseWorkFactor: entry.passphraseWorkFactor)
-        let env = { (key: String) -> String? in environment[key].flatMap { $0.isEmpty ? nil : FileSystem.absolute($0) } }
+        let env = { (key: String) in path(key, in: environment) }
         if !overrides.identityFiles.isEmpty {
             keys.identityFiles = overrides.identityFiles.map { FileSystem.absolute($0) }
         } else if named, let files = entry.identity {
