@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers, one way only: backstop -> BackstopCLI -> BackstopKit -> BackstopStore -> BackstopCodec, BackstopAge, BackstopSQLite
+// Layers, one way only: backstop -> BackstopCLI -> BackstopKit -> BackstopRemote -> BackstopStore -> BackstopCodec, BackstopAge, BackstopSQLite
 // BackstopCore (errors, times, sizes) sits under the domain and the store; the C-facing targets
 // (BackstopSQLite, BackstopCodec) know nothing of Backstop's domain.
 let package = Package(
@@ -40,8 +40,10 @@ let package = Package(
         .target(name: "CBackstopSignals"),
         // The snapshot store: durable files, locks, manifests.
         .target(name: "BackstopStore", dependencies: ["BackstopCore", "BackstopCodec", "BackstopAge", "BackstopSQLite", "CBackstopSignals"]),
+        // Off-site stores on S3-compatible object storage: SigV4 on libcrypto over URLSession, the remote store.
+        .target(name: "BackstopRemote", dependencies: ["BackstopCore", "BackstopCodec", "BackstopStore", "BackstopSQLite", "CCrypto"]),
         // The domain: snapshots, restore, migrations, retention, recovery, configuration. No argument parsing.
-        .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore", "BackstopAge", "CBackstopSignals"]),
+        .target(name: "BackstopKit", dependencies: ["BackstopCore", "BackstopSQLite", "BackstopCodec", "BackstopStore", "BackstopAge", "BackstopRemote", "CBackstopSignals"]),
         // The command line: one file per subcommand, output and exit codes.
         .target(name: "BackstopCLI", dependencies: [
             "BackstopKit",

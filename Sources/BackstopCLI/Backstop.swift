@@ -28,6 +28,7 @@ public struct Backstop: ParsableCommand {
                 PruneCommand.self, PinCommand.self, UnpinCommand.self, PolicyCommand.self,
             ]),
             CommandGroup(name: "Row-level recovery", subcommands: [DiffCommand.self, RecoverCommand.self]),
+            CommandGroup(name: "Off-site copies", subcommands: [PushCommand.self]),
         ])
 
     public init() {}

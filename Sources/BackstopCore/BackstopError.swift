@@ -70,6 +70,16 @@ public enum Remedy: Sendable, Equatable {
     case confirm
     /// Give the identity (secret key) or passphrase that decrypts snapshots encrypted to these recipients.
     case giveIdentity(recipients: [String])
+    /// Check the S3 credentials (they came from `source`).
+    case checkCredentials(source: String)
+    /// Create the bucket, or correct its name or endpoint.
+    case createBucket(String)
+    /// Set this machine's clock right (NTP).
+    case fixClock
+    /// Grant these credentials the permission the operation needs.
+    case checkPermissions(source: String)
+    /// Check that the server is reachable, then try again (what is missing is pushed next time).
+    case checkConnection(String)
 
     /// The remedy in words that name no flag or command, for library callers.
     public var plainWords: String {
@@ -108,6 +118,11 @@ public enum Remedy: Sendable, Equatable {
         case .giveIdentity(let recipients):
             return recipients == ["passphrase"] ? "give the passphrase it was encrypted with"
                 : "give the secret key of one of \(recipients.joined(separator: ", "))"
+        case .checkCredentials(let source): return "check the access key and secret (they came from \(source))"
+        case .createBucket(let bucket): return "create the bucket \(bucket), or correct the bucket name or endpoint"
+        case .fixClock: return "set this machine's clock right (NTP), then try again"
+        case .checkPermissions(let source): return "grant the credentials from \(source) the permission this needs"
+        case .checkConnection(let endpoint): return "check that \(endpoint) is reachable, then try again"
         }
     }
 }
@@ -150,12 +165,16 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
     /// An encrypted snapshot that none of the identities tried (`tried` names where they came from)
     /// decrypts; `reason` says why. Nothing was read or changed.
     case cannotDecrypt(id: String, recipients: [String], tried: [String], reason: String)
+    /// An object store (S3) refused or failed a request, after retries; `status` is the HTTP status (nil
+    /// when no answer came), `code` the S3 error code. Says what was (not) changed.
+    case remote(String, status: Int?, code: String?, remedy: Remedy?)
     /// Anything else, with context.
     case failed(String)
 
     public var kind: FailureKind {
         switch self {
         case .failed, .io, .diskFull: return .failure
+        case .remote(_, _, let code, _): return code == "NoSuchBucket" ? .notFound : .failure
         case .snapshotNotFound, .snapshotGone: return .notFound
         case .verificationFailed: return .verification
         case .locked: return .locked
@@ -175,7 +194,8 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
         case .locked(let what, let holder, let waited):
             let waitedText = waited >= 0.5 ? "waited \(Int(waited.rounded()))s, " : ""
             return "\(what) is locked by \(holder); \(waitedText)nothing was changed"
-        case .refused(let message, _), .checkFailed(let message, _), .invalidInput(let message, _), .failed(let message):
+        case .refused(let message, _), .checkFailed(let message, _), .invalidInput(let message, _), .failed(let message),
+             .remote(let message, _, _, _):
             return message
         case .io(let operation, let path, let code):
             var text = "cannot \(operation) \(path): \(String(cString: strerror(code)))"
@@ -211,7 +231,7 @@ public enum BackstopError: Error, CustomStringConvertible, LocalizedError, Senda
         case .snapshotNotFound(_, let remedy): return remedy
         case .verificationFailed: return .chooseAnotherSnapshot
         case .locked: return .waitForLock
-        case .refused(_, let remedy), .checkFailed(_, let remedy), .invalidInput(_, let remedy): return remedy
+        case .refused(_, let remedy), .checkFailed(_, let remedy), .invalidInput(_, let remedy), .remote(_, _, _, let remedy): return remedy
         case .io(_, let path, let code) where code == ENOSPC || code == EDQUOT: return .freeSpace(path: path, store: false)
         case .diskFull(let path, _, _, let store): return .freeSpace(path: path, store: store)
         case .unsafeFile(let path, _): return .removeUnsafeFile(path)

@@ -18,6 +18,7 @@ extension Backstop {
             """))
 
         @OptionGroup var target: TargetOptions
+        @OptionGroup var source: SourceOptions
         @OptionGroup var outputOptions: OutputOptions
 
         @Argument(help: ArgumentHelp("The snapshot id (or a unique prefix of at least 8 characters).", valueName: "snapshot"))
@@ -43,7 +44,7 @@ extension Backstop {
         func run(_ session: Session) throws {
             let output = session.output
             let resolved = try target.resolve(session, requireDatabase: against == nil)
-            let store = try session.openStore(resolved, create: false)
+            let store = try session.openSource(resolved, from: source.from, options: target)
             let manifest = try store.snapshot(id: snapshot)
             let side: DiffSide = try against.map { .snapshot(try store.snapshot(id: $0)) } ?? .live(resolved.database)
             let bar = output.progress("diff")

@@ -17,31 +17,32 @@ extension Backstop {
             """))
 
         @OptionGroup var target: TargetOptions
+        @OptionGroup var source: SourceOptions
         @OptionGroup var outputOptions: OutputOptions
 
         func run(_ session: Session) throws {
             let output = session.output
             let resolved = try target.resolve(session, requireDatabase: false)
-            guard FileSystem.isDirectory(resolved.store) else {
+            guard source.from != nil || FileSystem.isDirectory(resolved.store) else {
                 if output.json { output.emit(ListJSON(store: FileSystem.absolute(resolved.store), snapshots: [], notListed: [])) }
                 else { output.say("No snapshots: there is no store at \(resolved.store) yet.") }
                 return
             }
-            let store = try session.openStore(resolved, create: false)
+            let store = try session.openSource(resolved, from: source.from, options: target)
             let (snapshots, problems) = try store.scan()
             let aliases = try store.aliases()
             let now = Date()
             let identities = snapshots.map { SnapshotStore.identity(of: $0.database, aliases: aliases) }
             if output.json {
-                output.emit(ListJSON(store: store.path, snapshots: zip(snapshots, identities).map { SnapshotJSON($0, databaseNow: $1, now: now) },
+                output.emit(ListJSON(store: store.location, snapshots: zip(snapshots, identities).map { SnapshotJSON($0, databaseNow: $1, now: now) },
                                      notListed: problems.map { FileProblemJSON(file: $0.file, reason: $0.reason) }))
                 return
             }
             let databases = Set(identities)
             if snapshots.isEmpty {
-                output.say("No snapshots in \(store.path).")
+                output.say("No snapshots in \(store.location).")
             } else {
-                output.say(databases.count == 1 ? "Snapshots of \(databases.first!) in \(store.path):\n" : "Snapshots in \(store.path):\n")
+                output.say(databases.count == 1 ? "Snapshots of \(databases.first!) in \(store.location):\n" : "Snapshots in \(store.location):\n")
                 let showsApp = snapshots.contains { $0.appMigrations != nil }
                 let showsEncryption = snapshots.contains { $0.encryption != nil }
                 var table = TextTable(headers: ["ID", "CREATED (UTC)", "LOCAL", "KIND", "SIZE", "STORED"] + (showsEncryption ? ["ENCRYPTED"] : [])

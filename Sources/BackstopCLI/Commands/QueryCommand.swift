@@ -23,6 +23,7 @@ extension Backstop {
             """))
 
         @OptionGroup var target: TargetOptions
+        @OptionGroup var source: SourceOptions
         @OptionGroup var outputOptions: OutputOptions
 
         @Argument(help: ArgumentHelp("The snapshot id (unless --latest, --at or --before-migration chooses it), then the SQL.", valueName: "snapshot-and-sql"))
@@ -66,7 +67,7 @@ extension Backstop {
         func run(_ session: Session) throws {
             let output = session.output
             let resolved = try target.resolve(session, requireDatabase: chosenBySelection)
-            let store = try session.openStore(resolved, create: false)
+            let store = try session.openSource(resolved, from: source.from, options: target)
             let selection: SnapshotSelection
             if latest { selection = .latest } else if let at { selection = .at(try Timestamp.parsePointInTime(at)) }
             else if let beforeMigration { selection = .beforeMigration(beforeMigration) } else { selection = .id(words[0]) }

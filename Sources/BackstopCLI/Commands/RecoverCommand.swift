@@ -21,6 +21,7 @@ extension Backstop {
             """))
 
         @OptionGroup var target: TargetOptions
+        @OptionGroup var source: SourceOptions
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var lock: LockOptions
         @OptionGroup var confirmation: ConfirmOptions
@@ -54,8 +55,10 @@ extension Backstop {
         func run(_ session: Session) throws {
             let output = session.output
             let resolved = try target.resolve(session, migrations: migrationsOptions.dir)
-            let store = try session.openStore(resolved, create: false)
-            let manifest = try store.snapshot(id: snapshot)
+            let from = try session.openSource(resolved, from: source.from, options: target)
+            let manifest = try from.snapshot(id: snapshot)
+            // The pre-recover snapshot goes into the local store (created if need be, when reading a replica).
+            let store = try from as? SnapshotStore ?? session.openStore(resolved, create: true)
             var request = RecoveryRequest(table: table, predicate: predicate)
             request.children = children
             request.repoint = repoint
@@ -82,7 +85,7 @@ extension Backstop {
             }
             let bar = output.progress("recover")
             options.progress = bar?.handler
-            let report = try Recoverer.recover(manifest, store: store, database: resolved.database, request: request, options: options)
+            let report = try Recoverer.recover(manifest, from: from, store: store, database: resolved.database, request: request, options: options)
             bar?.finish()
             emit(report, session: session)
             if report.plan.matched == 0 { throw ExitCode(ExitStatus.notFound.rawValue) }

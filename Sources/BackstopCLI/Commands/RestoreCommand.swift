@@ -28,6 +28,7 @@ extension Backstop {
             """))
 
         @OptionGroup var target: TargetOptions
+        @OptionGroup var source: SourceOptions
         @OptionGroup var migrations: MigrationsOptions
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var lock: LockOptions
@@ -86,7 +87,7 @@ extension Backstop {
             let output = session.output
             session.ignoringGuard(guardOptions.ignoreGuard)
             let resolved = try target.resolve(session, requireDatabase: to == nil || id == nil, migrations: migrations.dir)
-            let store = try session.openStore(resolved, create: false)
+            let from = try session.openSource(resolved, from: source.from, options: target)
             let request = RestoreRequest(try selection, kinds: kind.isEmpty ? nil : Set(kind.map(SnapshotKind.init)))
             var options = RestoreOptions()
             options.lockWait = lock.lockWait
@@ -98,7 +99,9 @@ extension Backstop {
             options.notify = output.notifier
             if let to {
                 let bar = output.progress("restore")
-                let (selected, report) = try Restorer.restore(request, store: store, database: resolved.database, toFile: to, options: options,
+                // No local store is needed to restore a replica's snapshot to a new file (a new machine).
+                let store = try from as? SnapshotStore ?? session.openLocalStore(resolved, create: false)
+                let (selected, report) = try Restorer.restore(request, from: from, store: store, database: resolved.database, toFile: to, options: options,
                                                              confirm: { if id == nil { output.note("picked \(Words.selection($0))") } },
                                                              progress: bar?.handler)
                 bar?.finish()
@@ -107,7 +110,9 @@ extension Backstop {
             }
             try Database.checkIsSQLiteFile(resolved.database)
             let bar = output.progress("restore")
-            let (selected, report) = try Restorer.restore(request, store: store, database: resolved.database, options: options, confirm: { selected in
+            // The pre-restore snapshot goes into the local store (created if need be, when reading a replica).
+            let store = try from as? SnapshotStore ?? session.openStore(resolved, create: true)
+            let (selected, report) = try Restorer.restore(request, from: from, store: store, database: resolved.database, options: options, confirm: { selected in
                 if id == nil { output.note("picked \(Words.selection(selected))") }
                 let manifest = selected.manifest
                 let age = DurationText.format(Date().timeIntervalSince(manifest.createdDate))

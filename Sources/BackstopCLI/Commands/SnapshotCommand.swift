@@ -13,6 +13,10 @@ extension Backstop {
             compressed file only), checksums both sides with SHA-256, and runs PRAGMA quick_check on the
             same state. Prints the new snapshot's id (or, with --json, the snapshot).
 
+            Then the snapshot is pushed to each replica of the database (see 'backstop push'); --no-push
+            skips that. A push that fails leaves the snapshot stored locally and exits 1 ('backstop push'
+            sends it later).
+
             A database that fails quick_check is still snapshotted (it may be the best copy there is), with
             a warning; restoring that snapshot later needs --allow-failed-check.
 
@@ -32,6 +36,9 @@ extension Backstop {
 
         @Flag(help: "Store nothing (and exit 0) when the database has not changed since its newest intact snapshot.")
         var ifChanged = false
+
+        @Flag(help: "Do not push the new snapshot to the database's replicas.")
+        var noPush = false
 
         func validate() throws {
             try LevelValidation.check(level)
@@ -69,19 +76,31 @@ extension Backstop {
                     output.note("note: PRAGMA \(check.method) could not check \(check.notChecked.joined(separator: "; "))")
                 }
             }
-            if output.json {
-                let created: Bool
-                if case .created = outcome { created = true } else { created = false }
-                output.emit(SnapshotResultJSON(database: resolved.database, outcome: created ? "created" : "unchanged",
-                                               snapshot: SnapshotJSON(manifest)))
-                return
+            let created: Bool
+            if case .created = outcome { created = true } else { created = false }
+            if !output.json {
+                switch outcome {
+                case .created(let manifest):
+                    output.say("\(manifest.id)")
+                    output.note("snapshot of \(manifest.database): \(raw: ByteCount.format(manifest.dbBytes)) stored as \(raw: ByteCount.format(manifest.compressedBytes))\(manifest.encryption.map { " (encrypted to \($0.recipients.joined(separator: ", ")))" } ?? "") in \(raw: String(manifest.durationMs)) ms")
+                case .unchanged(let manifest):
+                    output.note("unchanged since snapshot \(manifest.id) (\(manifest.createdAt)); nothing stored")
+                }
             }
-            switch outcome {
-            case .created(let manifest):
-                output.say("\(manifest.id)")
-                output.note("snapshot of \(manifest.database): \(raw: ByteCount.format(manifest.dbBytes)) stored as \(raw: ByteCount.format(manifest.compressedBytes))\(manifest.encryption.map { " (encrypted to \($0.recipients.joined(separator: ", ")))" } ?? "") in \(raw: String(manifest.durationMs)) ms")
-            case .unchanged(let manifest):
-                output.note("unchanged since snapshot \(manifest.id) (\(manifest.createdAt)); nothing stored")
+            // Off-site: the new snapshot (an unchanged database: the newest, in case it was never sent).
+            var pushes: [PushCommand.Outcome] = []
+            if !noPush && !resolved.replicas.isEmpty {
+                pushes = try PushCommand.push(store, resolved, replicas: resolved.replicas, only: [manifest], lockWait: options.lockWait,
+                                              session: session)
+            }
+            if output.json {
+                output.emit(SnapshotResultJSON(database: resolved.database, outcome: created ? "created" : "unchanged",
+                                               snapshot: SnapshotJSON(manifest), pushed: pushes.map(PushJSON.Replica.init)))
+            }
+            let worst = ExitStatus.worst(pushes.map(\.status))
+            if worst != .success {
+                if !output.json { output.note("snapshot \(manifest.id) is stored locally; run 'backstop push' to send it when the replica is reachable") }
+                throw ExitCode(worst.rawValue)
             }
         }
     }

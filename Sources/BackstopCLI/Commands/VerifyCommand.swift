@@ -20,6 +20,7 @@ extension Backstop {
             """))
 
         @OptionGroup var target: TargetOptions
+        @OptionGroup var source: SourceOptions
         @OptionGroup var outputOptions: OutputOptions
         @OptionGroup var allOptions: AllOptions
 
@@ -44,14 +45,14 @@ extension Backstop {
         func verify(_ resolved: Target, _ session: Session) throws {
             let output = session.output
             let database = resolved.database.isEmpty ? nil : resolved.database
-            guard FileSystem.isDirectory(resolved.store) else {
+            guard source.from != nil || FileSystem.isDirectory(resolved.store) else {
                 let message = "there is no snapshot store at \(FileSystem.absolute(resolved.store)): nothing was verified"
                 if output.json {
                     output.emit(VerifyJSON(store: FileSystem.absolute(resolved.store), database: database, deep: deep, ok: false, snapshots: [], unreadable: []))
                 }
                 throw session.fail(BackstopError.snapshotNotFound(message, remedy: nil))
             }
-            let store = try session.openStore(resolved, create: false)
+            let store = try session.openSource(resolved, from: source.from, options: target)
             let scan = try store.scan()
             let manifests: [Manifest]
             if !ids.isEmpty {
@@ -74,6 +75,7 @@ extension Backstop {
                     case .failed: print(Line("FAILED  \(manifest.id)  \(result.problems.joined(separator: "; "))").text)
                     case .gone: print(Line("GONE    \(manifest.id)  \(result.problems.joined(separator: "; "))").text)
                     case .cannotDecrypt: print(Line("NO KEY  \(manifest.id)  stored file intact; not decrypted: no identity given opens it").text)
+                    case .unreadable: print(Line("ERROR   \(manifest.id)  could not be read: \(result.problems.joined(separator: "; "))").text)
                     }
                     for note in result.notes { output.note("        \(manifest.id): \(note)") }
                     if result.status != .cannotDecrypt {
@@ -86,12 +88,13 @@ extension Backstop {
             let failed = results.filter { $0.status == .failed }.count + unreadable.count
             let gone = results.filter { $0.status == .gone }.count
             let locked = results.filter { $0.status == .cannotDecrypt }
+            let unread = results.filter { $0.status == .unreadable }
             let nothing = results.isEmpty && unreadable.isEmpty
             if output.json {
                 output.emit(VerifyJSON(
-                    store: store.path, database: database, deep: deep, ok: !nothing && failed == 0 && gone == 0 && locked.isEmpty,
+                    store: store.location, database: database, deep: deep, ok: !nothing && failed == 0 && gone == 0 && locked.isEmpty && unread.isEmpty,
                     snapshots: results.map {
-                        .init(id: $0.manifest.id, status: $0.status == .cannotDecrypt ? "cannot_decrypt" : "\($0.status)", problems: $0.problems, notChecked: $0.notChecked, notes: $0.notes)
+                        .init(id: $0.manifest.id, status: $0.status == .cannotDecrypt ? "cannot_decrypt" : $0.status == .unreadable ? "unreadable" : "\($0.status)", problems: $0.problems, notChecked: $0.notChecked, notes: $0.notes)
                     },
                     unreadable: unreadable.map { FileProblemJSON(file: $0.file, reason: $0.reason) }))
             } else {
@@ -103,8 +106,12 @@ extension Backstop {
             }
             if nothing {
                 throw session.fail(BackstopError.snapshotNotFound(
-                    database.map { "there are no snapshots of \($0) in \(store.path): nothing was verified" }
-                        ?? "there are no snapshots in \(store.path): nothing was verified", remedy: nil))
+                    database.map { "there are no snapshots of \($0) in \(store.location): nothing was verified" }
+                        ?? "there are no snapshots in \(store.location): nothing was verified", remedy: nil))
+            }
+            if !unread.isEmpty {
+                if !output.json { output.note("\(raw: String(unread.count)) snapshot\(raw: unread.count == 1 ? "" : "s") could not be read: not damage, and not checked") }
+                throw ExitCode(ExitStatus.failure.rawValue)
             }
             if let first = locked.first {
                 throw session.fail(BackstopError.cannotDecrypt(

@@ -11,6 +11,8 @@ struct SnapshotResultJSON: Encodable {
     /// `created`, or `unchanged` (with --if-changed: `snapshot` is the newest one, which matches).
     var outcome: String
     var snapshot: SnapshotJSON
+    /// What pushing it to the database's replicas did (empty: no replicas, or --no-push).
+    var pushed: [PushJSON.Replica] = []
 }
 
 /// `backstop list --json`.
@@ -99,6 +101,8 @@ struct PruneJSON: Encodable {
     var staleFilesRemoved: [String]
     var warnings: [String]
     var notSnapshots: [FileProblemJSON]
+    /// The replicas pruned after this store (same shape).
+    var replicas: [PruneJSON] = []
 
     struct VerdictJSON: Encodable {
         var snapshot: SnapshotJSON
@@ -107,7 +111,7 @@ struct PruneJSON: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case schema, store, policy, database, dryRun = "dry_run", keep, remove, freedBytes = "freed_bytes"
-        case staleFilesRemoved = "stale_files_removed", warnings, notSnapshots = "not_snapshots"
+        case staleFilesRemoved = "stale_files_removed", warnings, notSnapshots = "not_snapshots", replicas
     }
 }
 

@@ -85,6 +85,15 @@ enum Words {
             return "give the passphrase it was encrypted with: --passphrase-file FILE (or BACKSTOP_PASSPHRASE_FILE, or passphrase_file in backstop.toml)"
         case .giveIdentity(let recipients):
             return "give the secret key of \(recipients.count == 1 ? recipients[0] : "one of " + recipients.joined(separator: ", ")): --identity FILE (or BACKSTOP_IDENTITY, or identity in backstop.toml)"
+        case .checkCredentials(let source):
+            return "check the access key and secret (they came from \(source)); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the replica's profile in backstop.toml"
+        case .createBucket(let bucket):
+            return "create the bucket (aws s3 mb s3://\(bucket)), or correct the replica's url or endpoint in backstop.toml"
+        case .fixClock: return "set this machine's clock right (timedatectl set-ntp true, or chronyc makestep), then run the command again"
+        case .checkPermissions(let source):
+            return "grant the credentials from \(source) the permission (s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket, s3:AbortMultipartUpload)"
+        case .checkConnection(let endpoint):
+            return "check that \(endpoint) is reachable, then run the command again; 'backstop push' sends what is missing"
         }
     }
 

@@ -2,6 +2,7 @@ import BackstopCore
 import BackstopCodec
 import BackstopSQLite
 import BackstopStore
+import BackstopRemote
 import Foundation
 
 /// `backstop.toml`: where the database, its store, its migrations and its retention policy are.
@@ -33,6 +34,8 @@ public struct Configuration: Sendable {
         public var passphraseWorkFactor: Int?
         /// Identity files that decrypt snapshots.
         public var identity: [String]?
+        /// Names of `[replicas.NAME]` tables that its snapshots are copied to.
+        public var replicas: [String]?
         public init(db: String? = nil, store: String? = nil, migrations: String? = nil, policy: String? = nil) {
             self.db = db; self.store = store; self.migrations = migrations; self.policy = policy
         }
@@ -40,11 +43,13 @@ public struct Configuration: Sendable {
 
     public static let fileName = "backstop.toml"
     static let keys: Set<String> = ["db", "store", "migrations", "policy", "recipients", "recipients_file",
-                                     "passphrase_file", "passphrase_work_factor", "identity"]
+                                     "passphrase_file", "passphrase_work_factor", "identity", "replicas"]
 
     public var file: String?
     public var defaults: Entry
     public var databases: [String: Entry]
+    /// `[replicas.NAME]` tables.
+    public var replicas: [String: ReplicaSettings] = [:]
 
     public init(file: String? = nil, defaults: Entry = Entry(), databases: [String: Entry] = [:]) {
         self.file = file
@@ -63,7 +68,7 @@ public struct Configuration: Sendable {
         return FileSystem.exists(candidate) ? try load(path: FileSystem.absolute(candidate)) : Configuration()
     }
 
-    static let keyList = "db, store, migrations, policy, recipients, recipients_file, passphrase_file, passphrase_work_factor, identity"
+    static let keyList = "db, store, migrations, policy, recipients, recipients_file, passphrase_file, passphrase_work_factor, identity, replicas"
 
     /// A string, or an array of non-empty strings.
     static func strings(_ value: TOMLValue, at: String, key: String, what: String) throws -> [String] {
@@ -95,6 +100,8 @@ public struct Configuration: Sendable {
                     switch item.key {
                     case "recipients":
                         entry.recipients = try strings(item.value, at: at, key: item.key, what: "age public keys (age1…)")
+                    case "replicas":
+                        entry.replicas = try strings(item.value, at: at, key: item.key, what: "names of [replicas.NAME] tables")
                     case "identity":
                         entry.identity = try strings(item.value, at: at, key: item.key, what: "paths of identity files")
                             .map { FileSystem.absolute($0, relativeTo: base) }
@@ -126,15 +133,58 @@ public struct Configuration: Sendable {
                     }
                     configuration.databases[name] = entry
                 }
-            } else if table.name == "databases" {
+            } else if table.name.hasPrefix("replicas.") {
+                let name = String(table.name.dropFirst("replicas.".count))
+                guard !name.isEmpty, !name.contains("."), name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                    throw BackstopError.invalidInput("\(path):\(table.line): invalid replica name in [\(table.name)] (letters, digits, '-', '_')")
+                }
+                configuration.replicas[name] = try replica(name, table, path: path, base: base)
+            } else if table.name == "databases" || table.name == "replicas" {
                 if let item = table.entries.first {
                     throw BackstopError.invalidInput("\(path):\(item.line): put each database in its own [databases.NAME] table")
                 }
             } else {
-                throw BackstopError.invalidInput("\(path):\(table.line): unknown table [\(table.name)]; expected [databases.NAME]")
+                throw BackstopError.invalidInput("\(path):\(table.line): unknown table [\(table.name)]; expected [databases.NAME] or [replicas.NAME]")
+            }
+        }
+        for (name, entry) in [("", configuration.defaults)] + configuration.databases.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
+            for replica in entry.replicas ?? [] where configuration.replicas[replica] == nil {
+                throw BackstopError.invalidInput("\(path): \(name.isEmpty ? "'replicas'" : "[databases.\(name)] 'replicas'") names '\(replica)', but there is no [replicas.\(replica)]"
+                                                 + (configuration.replicas.isEmpty ? "" : " (there are \(configuration.replicas.keys.sorted().joined(separator: ", ")))"))
             }
         }
         return configuration
+    }
+
+    static func replica(_ name: String, _ table: TOMLDocument.Table, path: String, base: String) throws -> ReplicaSettings {
+        var settings = ReplicaSettings(name: name, url: "")
+        for item in table.entries {
+            let at = "\(path):\(item.line)"
+            guard ReplicaSettings.keys.contains(item.key) else {
+                throw BackstopError.invalidInput("\(at): unknown key '\(item.key)' in [replicas.\(name)]; expected one of \(ReplicaSettings.keys.sorted().joined(separator: ", "))")
+            }
+            if item.key == "path_style" {
+                guard case .bool(let value) = item.value else { throw BackstopError.invalidInput("\(at): 'path_style' must be true or false") }
+                settings.pathStyle = value
+                continue
+            }
+            guard case .string(let value) = item.value, !value.isEmpty else {
+                throw BackstopError.invalidInput("\(at): '\(item.key)' must be a non-empty string")
+            }
+            switch item.key {
+            case "url":
+                _ = try S3Location(url: value)
+                settings.url = value
+            case "endpoint": settings.endpoint = value
+            case "region": settings.region = value
+            case "profile": settings.profile = value
+            default: settings.policy = FileSystem.absolute(value, relativeTo: base)
+            }
+        }
+        guard !settings.url.isEmpty else {
+            throw BackstopError.invalidInput("\(path):\(table.line): [replicas.\(name)] needs url = \"s3://bucket/prefix\"")
+        }
+        return settings
     }
 }
 
@@ -151,6 +201,8 @@ public struct Target: Sendable, Equatable {
     public var migrationsConfigured: Bool = true
     /// The store's keys: recipients from the configuration, identities from flags, environment or file.
     public var keys = KeySettings()
+    /// Where its snapshots are copied off-site.
+    public var replicas: [ReplicaSettings] = []
 
     public struct Overrides: Sendable {
         public var databaseName: String?
@@ -205,9 +257,16 @@ public struct Target: Sendable, Equatable {
             }
             throw BackstopError.noDatabase(configured: configuration.databases.keys.sorted())
         }
-        return Target(name: overrides.databaseName, database: database,
-                      store: configuredStore ?? SnapshotStore.defaultPath(forDatabase: database), migrations: migrations, policy: policy,
-                      migrationsConfigured: configuredMigrations != nil, keys: keys)
+        var target = Target(name: overrides.databaseName, database: database,
+                            store: configuredStore ?? SnapshotStore.defaultPath(forDatabase: database), migrations: migrations, policy: policy,
+                            migrationsConfigured: configuredMigrations != nil, keys: keys)
+        // Replicas belong to the databases the configuration names (not to one given by a flag or the
+        // environment): the entry's list, else the file's, else every [replicas.NAME].
+        if named != nil || fileGaveDatabase {
+            let names = (named ?? file).replicas ?? configuration.replicas.keys.sorted()
+            target.replicas = names.compactMap { configuration.replicas[$0] }
+        }
+        return target
     }
 
     /// The environment variable `key` as an absolute path; nil when unset or empty.
@@ -244,8 +303,9 @@ public struct Target: Sendable, Equatable {
         if configuration.defaults.db != nil {
             var top = overrides
             top.databaseName = nil
-            targets.append(try resolve(top, configuration: Configuration(file: configuration.file, defaults: configuration.defaults),
-                                       environment: [:]))
+            var topOnly = Configuration(file: configuration.file, defaults: configuration.defaults)
+            topOnly.replicas = configuration.replicas
+            targets.append(try resolve(top, configuration: topOnly, environment: [:]))
         }
         for name in configuration.databases.keys.sorted() {
             var one = overrides
@@ -268,6 +328,7 @@ extension Configuration.Entry {
         merged.passphraseFile = encryption.passphraseFile
         merged.passphraseWorkFactor = encryption.passphraseWorkFactor
         merged.identity = specific.identity ?? general.identity
+        merged.replicas = specific.replicas ?? general.replicas
         return merged
     }
 }

@@ -191,7 +191,7 @@ public enum ProtectedRun {
                 restoreOptions.level = 1
                 restoreOptions.notify = options.notify
                 report.restored = try Restorer.restoreLive(
-                    snapshot, store: store, database: database, options: restoreOptions, progress: options.progress,
+                    snapshot, from: store, store: store, database: database, options: restoreOptions, progress: options.progress,
                     action: .restore, details: "automatic: the run of \(options.description) failed; restored the state before it",
                     databaseLockHeld: true)
             } else {

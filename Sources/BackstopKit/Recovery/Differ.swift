@@ -56,7 +56,7 @@ public struct DiffReport: Sendable {
 /// Snapshots are read in place (nothing is decompressed to disk); the live database is opened read-only.
 /// SQLite matches rows through the tables' keys, so memory does not grow with the tables.
 public enum Differ {
-    public static func diff(_ snapshot: Manifest, against other: DiffSide, store: SnapshotStore, table: String? = nil,
+    public static func diff(_ snapshot: Manifest, against other: DiffSide, store: any SnapshotRepository, table: String? = nil,
                             rowLimit: Int = 1000, progress: PhaseProgress? = nil) throws -> DiffReport {
         let old = try SnapshotFile(snapshot, in: store)
         let db: Database

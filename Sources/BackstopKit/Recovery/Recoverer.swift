@@ -140,14 +140,21 @@ public struct RecoveryReport: Sendable {
 public enum Recoverer {
     public static func recover(_ snapshot: Manifest, store: SnapshotStore, database: String, request: RecoveryRequest,
                                options: RecoveryOptions = RecoveryOptions()) throws -> RecoveryReport {
+        try recover(snapshot, from: store, store: store, database: database, request: request, options: options)
+    }
+
+    /// The same, reading the snapshot from `source` (a replica, say); the `pre-recover` snapshot goes into
+    /// the local `store`.
+    public static func recover(_ snapshot: Manifest, from source: any SnapshotRepository, store: SnapshotStore, database: String,
+                               request: RecoveryRequest, options: RecoveryOptions = RecoveryOptions()) throws -> RecoveryReport {
         let database = FileSystem.absolute(database)
         try Database.checkIsSQLiteFile(database)
-        if try !store.belongs(snapshot, to: database) && !options.allowOtherDatabase {
+        if try !source.belongs(snapshot, to: database) && !options.allowOtherDatabase {
             throw BackstopError.refused("snapshot \(snapshot.id) is of \(snapshot.database), not of \(database); nothing was changed",
                                         remedy: .allowOtherDatabase)
         }
         // 1. The predicate, on the snapshot alone: read-only, query_only, exactly one statement.
-        let file = try SnapshotFile(snapshot, in: store)
+        let file = try SnapshotFile(snapshot, in: source)
         let reader = try file.openDatabase()
         let snapTablesAlone = try TableSchema.all(in: reader)
         guard let seed = snapTablesAlone.table(named: request.table) else {

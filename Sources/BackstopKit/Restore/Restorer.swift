@@ -63,16 +63,27 @@ public enum Restorer {
     public static func restore(_ request: RestoreRequest, store: SnapshotStore, database: String, toFile path: String? = nil,
                                options: RestoreOptions = RestoreOptions(), confirm: ((SelectedSnapshot) throws -> Void)? = nil,
                                progress: PhaseProgress? = nil) throws -> (SelectedSnapshot, RestoreReport) {
-        let selected = try request.selection.resolve(in: store, database: FileSystem.absolute(database), kinds: request.kinds)
+        try restore(request, from: store, store: store, database: database, toFile: path, options: options, confirm: confirm, progress: progress)
+    }
+
+    /// The same, reading the snapshot from `source` (a replica, say): a live restore takes its `pre-restore`
+    /// snapshot into the local `store`; a restore to a new file needs no local store at all.
+    public static func restore(_ request: RestoreRequest, from source: any SnapshotRepository, store: SnapshotStore?, database: String,
+                               toFile path: String? = nil, options: RestoreOptions = RestoreOptions(),
+                               confirm: ((SelectedSnapshot) throws -> Void)? = nil,
+                               progress: PhaseProgress? = nil) throws -> (SelectedSnapshot, RestoreReport) {
+        let selected = try request.selection.resolve(in: source, database: FileSystem.absolute(database), kinds: request.kinds)
         // What would refuse the restore anyway is said before anyone is asked to confirm it.
-        if path == nil { try refuseOtherDatabase(selected.manifest, store: store, database: FileSystem.absolute(database), options: options) }
+        if path == nil { try refuseOtherDatabase(selected.manifest, source: source, database: FileSystem.absolute(database), options: options) }
         try refuseFailedCheck(selected.manifest, options: options)
-        try store.keys.requireDecryptable(selected.manifest)
+        try source.keys.requireDecryptable(selected.manifest)
         try confirm?(selected)
         if let path {
-            return (selected, try restoreToFile(selected.manifest, store: store, path: path, options: options, progress: progress))
+            return (selected, try restoreToFile(selected.manifest, from: source, store: store, path: path, options: options, progress: progress))
         }
-        return (selected, try restoreLive(selected.manifest, store: store, database: database, options: options, progress: progress))
+        guard let store else { throw BackstopError.failed("a live restore needs a local store for its pre-restore snapshot") }
+        return (selected, try restoreLive(selected.manifest, from: source, store: store, database: database, options: options, progress: progress,
+                                          action: .restore, details: nil, databaseLockHeld: false))
     }
 
     /// Undoes migration runs by restoring a pre-migration snapshot (see ``Rollback``): the last run's, or
@@ -108,27 +119,28 @@ public enum Restorer {
                                    options: RestoreOptions = RestoreOptions(),
                                    progress: PhaseProgress? = nil, action: JournalEntry.Action = .restore,
                                    details: String? = nil) throws -> RestoreReport {
-        try restoreLive(manifest, store: store, database: databasePath, options: options, progress: progress, action: action,
+        try restoreLive(manifest, from: store, store: store, database: databasePath, options: options, progress: progress, action: action,
                         details: details, databaseLockHeld: false)
     }
 
     /// The same, for a caller that already holds the database lock (a protected run restoring its own
     /// pre-migration snapshot).
-    static func restoreLive(_ manifest: Manifest, store: SnapshotStore, database databasePath: String, options: RestoreOptions,
-                            progress: PhaseProgress?, action: JournalEntry.Action, details: String?,
+    static func restoreLive(_ manifest: Manifest, from source: any SnapshotRepository, store: SnapshotStore, database databasePath: String,
+                            options: RestoreOptions, progress: PhaseProgress?, action: JournalEntry.Action, details: String?,
                             databaseLockHeld: Bool) throws -> RestoreReport {
         let started = Date()
         let database = FileSystem.absolute(databasePath)
         try Database.checkIsSQLiteFile(database)
-        try refuseOtherDatabase(manifest, store: store, database: database, options: options)
+        try refuseOtherDatabase(manifest, source: source, database: database, options: options)
         try refuseFailedCheck(manifest, options: options)
         let databaseLock = databaseLockHeld ? nil : try DatabaseLock.acquire(database, wait: options.lockWait, notify: options.notify)
         defer { databaseLock?.release() }
+        // Shared: a prune of the local store waits (it also receives the pre-restore snapshot).
         let storeLock = try store.lock(.shared, wait: options.lockWait, notify: options.notify)
         defer { storeLock.release() }
 
         // 1. The snapshot, opened once and read in place; its checksums are verified as the copy reads it.
-        let file = try SnapshotFile(manifest, in: store)
+        let file = try SnapshotFile(manifest, in: source)
         guard file.storedSize == manifest.compressedBytes else {
             throw BackstopError.verificationFailed(id: manifest.id, reason: "the file has \(file.storedSize) bytes, the manifest says \(manifest.compressedBytes)")
         }
@@ -310,8 +322,8 @@ public enum Restorer {
         return bytes
     }
 
-    static func refuseOtherDatabase(_ manifest: Manifest, store: SnapshotStore, database: String, options: RestoreOptions) throws {
-        if try !store.belongs(manifest, to: database) && !options.allowOtherDatabase {
+    static func refuseOtherDatabase(_ manifest: Manifest, source: any SnapshotRepository, database: String, options: RestoreOptions) throws {
+        if try !source.belongs(manifest, to: database) && !options.allowOtherDatabase {
             throw BackstopError.refused(
                 "snapshot \(manifest.id) is of \(manifest.database), not of \(database); nothing was changed",
                 remedy: .restoreToNewFile(snapshot: manifest.id))
@@ -330,6 +342,13 @@ public enum Restorer {
     /// file's owner, group and mode. Never leaves the image beside a `-wal`, `-shm` or `-journal` of another
     /// state, and checks the file where it lies before reporting success.
     public static func restoreToFile(_ manifest: Manifest, store: SnapshotStore, path: String,
+                                     options: RestoreOptions = RestoreOptions(),
+                                     progress: PhaseProgress? = nil) throws -> RestoreReport {
+        try restoreToFile(manifest, from: store, store: store, path: path, options: options, progress: progress)
+    }
+
+    /// The same, reading from `source`; the journal of `store` (if any) records it.
+    public static func restoreToFile(_ manifest: Manifest, from source: any SnapshotRepository, store: SnapshotStore?, path: String,
                                      options: RestoreOptions = RestoreOptions(),
                                      progress: PhaseProgress? = nil) throws -> RestoreReport {
         let started = Date()
@@ -357,7 +376,7 @@ public enum Restorer {
                 throw BackstopError.unsafeFile(path: target, reason: "it is not a regular file")
             }
             keep = info
-            try refuseIfInUse(target, snapshot: manifest.id, livePossible: (try? store.belongs(manifest, to: target)) ?? false)
+            try refuseIfInUse(target, snapshot: manifest.id, livePossible: (try? source.belongs(manifest, to: target)) ?? false)
             settleSideFiles(target)
         }
         let sides = ["-wal", "-shm", "-journal"].filter { FileSystem.exists(target + $0) }
@@ -368,7 +387,7 @@ public enum Restorer {
                 remedy: .removeSideFiles(sides.map { target + $0 }))
         }
 
-        let file = try SnapshotFile(manifest, in: store)
+        let file = try SnapshotFile(manifest, in: source)
         let temporary = try TemporaryFile(in: directory, for: name)
         do {
             try file.decompressChecked(
@@ -395,7 +414,7 @@ public enum Restorer {
 
         // Check it where it lies, as SQLite will open it there.
         try checkRestoredFile(target, manifest: manifest, notes: &notes)
-        try? store.record(JournalEntry(action: .restoreToFile, database: target, snapshot: manifest.id,
+        try? store?.record(JournalEntry(action: .restoreToFile, database: target, snapshot: manifest.id,
                                        details: "wrote the image of \(manifest.database) as of \(manifest.createdAt)"))
         return RestoreReport(restored: manifest, preRestore: nil, target: target,
                              durationMs: Int(Date().timeIntervalSince(started) * 1000), convertedPageSize: false, notes: notes)

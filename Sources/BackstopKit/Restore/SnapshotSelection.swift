@@ -30,7 +30,7 @@ public struct SelectedSnapshot: Sendable {
 extension SnapshotSelection {
     /// Picks the snapshot among those of `database` (with the moves the store recorded). `kinds`, when
     /// given, limits the candidates to those kinds (and lets `latest` pick a safety snapshot).
-    public func resolve(in store: SnapshotStore, database: String, kinds: Set<SnapshotKind>? = nil) throws -> SelectedSnapshot {
+    public func resolve(in store: any SnapshotRepository, database: String, kinds: Set<SnapshotKind>? = nil) throws -> SelectedSnapshot {
         let candidates = try store.snapshots(ofDatabase: database).filter { kinds?.contains($0.kind) ?? true }
         let kindWords = kinds.map { " of kind \($0.sorted().map(\.rawValue).joined(separator: ", "))" }
         switch self {
@@ -45,7 +45,7 @@ extension SnapshotSelection {
             guard let newest = eligible.last else {
                 if candidates.isEmpty { throw try store.noSnapshots(of: database, selection: kindWords) }
                 throw BackstopError.snapshotNotFound(
-                    "every snapshot of \(database) in \(store.path) is a safety snapshot (pre-restore, pre-recover or pre-down)",
+                    "every snapshot of \(database) in \(store.location) is a safety snapshot (pre-restore, pre-recover or pre-down)",
                     remedy: .listSnapshots)
             }
             let skipped = candidates.filter { Manifest.committedBefore(newest, $0) && $0.kind.isSafetySnapshot }
@@ -66,7 +66,7 @@ extension SnapshotSelection {
             }
             guard let pick = candidates.last(where: { $0.kind == .preMigration && ($0.migrations ?? []).contains(version) }) else {
                 throw BackstopError.snapshotNotFound(
-                    "no pre-migration snapshot of \(database) in \(store.path) was taken before migration \(version) was applied")
+                    "no pre-migration snapshot of \(database) in \(store.location) was taken before migration \(version) was applied")
             }
             return SelectedSnapshot(manifest: pick, selection: self, skipped: [], recordedInHistory: false)
         }

@@ -25,9 +25,32 @@ public enum Pruner {
                              database: String? = nil, now: Date = Date(), notify: Notifier = { _ in }) throws -> PruneReport {
         let lock = try store.lock(.exclusive, wait: lockWait, notify: notify)
         defer { lock.release() }
-        // Each database is judged by its identity: snapshots taken before an adopted move count as its own.
-        let aliases = try store.aliases()
-        let snapshots = try store.scan().snapshots.filter { database == nil || SnapshotStore.identity(of: $0.database, aliases: aliases) == database }
+        let (result, removed, kept) = try plan(store, policy: policy, database: database, now: now)
+
+        if !dryRun {
+            for manifest in removed {
+                try store.remove(manifest)
+                Fault.point("prune.after-remove")
+            }
+            if !removed.isEmpty {
+                try? store.record(JournalEntry(action: .prune, database: nil, details: "removed " + removed.map(\.id).joined(separator: ", ")
+                                                + " with \(policy.file)"))
+            }
+        }
+        let stale = store.removeStaleFiles(now: now, dryRun: dryRun)
+        let after = try store.scan()
+        return PruneReport(result: result, removed: removed, kept: kept, freedBytes: removed.reduce(0) { $0 + $1.compressedBytes },
+                           staleFilesRemoved: stale, notSnapshots: after.problems, dryRun: dryRun)
+    }
+}
+
+extension Pruner {
+    /// What `policy` keeps and removes in `repository` (of `database` only, when given). Each database is
+    /// judged by its identity: snapshots taken before an adopted move count as its own.
+    static func plan(_ repository: any SnapshotRepository, policy: RetentionPolicy, database: String?, now: Date) throws
+        -> (result: RetentionResult, removed: [Manifest], kept: [Manifest]) {
+        let aliases = try repository.aliases()
+        let snapshots = try repository.scan().snapshots.filter { database == nil || SnapshotStore.identity(of: $0.database, aliases: aliases) == database }
         let items = snapshots.map { manifest in
             var item = RetentionItem(manifest)
             item.database = SnapshotStore.identity(of: manifest.database, aliases: aliases)
@@ -45,19 +68,26 @@ public enum Pruner {
         if let wrong = removed.first(where: { newestPerDatabase.contains($0.id) || $0.pinned }) {
             throw BackstopError.failed("internal error: retention chose the protected snapshot \(wrong.id); nothing was removed. Please report this.")
         }
+        return (result, removed, kept)
+    }
 
+    /// Applies `policy` to a replica under its lease: manifests first, then data; then unfinished uploads
+    /// and data files without a manifest left by killed pushes (older than an hour).
+    public static func prune(replica: RemoteStore, policy: RetentionPolicy, dryRun: Bool, lockWait: TimeInterval,
+                             database: String? = nil, now: Date = Date(), notify: Notifier = { _ in }) throws -> PruneReport {
+        let lease = try RemoteLease.acquire(replica, wait: lockWait)
+        defer { lease.release() }
+        if let owner = lease.tookOverFrom { notify(.tookOverLock(what: "the replica \(replica.location)", previousHolder: owner)) }
+        let (result, removed, kept) = try plan(replica, policy: policy, database: database, now: now)
         if !dryRun {
             for manifest in removed {
-                try store.remove(manifest)
-                Fault.point("prune.after-remove")
-            }
-            if !removed.isEmpty {
-                try? store.record(JournalEntry(action: .prune, database: nil, details: "removed " + removed.map(\.id).joined(separator: ", ")
-                                                + " with \(policy.file)"))
+                try lease.renewIfNeeded()
+                try replica.remove(manifest)
+                Fault.point("prune.after-remote-remove")
             }
         }
-        let stale = store.removeStaleFiles(now: now, dryRun: dryRun)
-        let after = try store.scan()
+        let stale = try replica.removeStale(now: now, dryRun: dryRun)
+        let after = try replica.scan()
         return PruneReport(result: result, removed: removed, kept: kept, freedBytes: removed.reduce(0) { $0 + $1.compressedBytes },
                            staleFilesRemoved: stale, notSnapshots: after.problems, dryRun: dryRun)
     }

@@ -9,7 +9,7 @@ public enum SnapshotQuery {
     /// Runs one read-only statement on `manifest`'s image; `onColumns` gets the column names, `onRow` each
     /// row as it comes (return false to stop). Returns how many rows were read.
     @discardableResult
-    public static func run(_ sql: String, on manifest: Manifest, store: SnapshotStore, extensions: [String] = [],
+    public static func run(_ sql: String, on manifest: Manifest, store: any SnapshotRepository, extensions: [String] = [],
                            onColumns: ([String]) throws -> Void, onRow: ([SQLiteValue]) throws -> Bool) throws -> Int {
         let statements = SQLScript.split(sql)
         guard statements.count == 1, let statement = statements.first else {

@@ -52,6 +52,8 @@ public enum Phase: String, Sendable {
     case checking = "checking"
     case decompressing = "decompressing"
     case restoring = "restoring"
+    /// Sending a snapshot to a replica.
+    case uploading = "uploading"
     /// The safety snapshot taken before a restore or recovery (progress in thousandths).
     case savingCurrentState = "saving the current state first"
     /// SQLite's own check of an image (`quick_check` or `integrity_check`).

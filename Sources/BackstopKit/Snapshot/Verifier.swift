@@ -16,6 +16,8 @@ public struct VerificationResult: Sendable {
         /// The stored file is intact, but the deep check could not run: the snapshot is encrypted and no
         /// key given decrypts it. Not damage, and not a pass.
         case cannotDecrypt
+        /// The snapshot could not be read: its replica did not answer, or refused. Not damage, not a pass.
+        case unreadable
     }
 
     public var manifest: Manifest
@@ -44,6 +46,32 @@ public enum Verifier {
                 result.notes.append("\(check.method) could not run when this snapshot was taken: \(check.problems.first ?? "unknown reason")")
             }
         }
+        // A replica's file, quickly: its size and the checksum the server holds, without reading it.
+        if !deep, let remote = repository as? RemoteStore {
+            do {
+                guard let summary = try remote.storedSummary(manifest) else {
+                    throw BackstopError.snapshotGone(id: manifest.id, file: remote.client.describe(remote.where_.key(manifest.file)))
+                }
+                if summary.size != manifest.compressedBytes {
+                    result.problems.append("the object has \(summary.size) bytes, the manifest says \(manifest.compressedBytes)")
+                } else if let sha = summary.sha256 {
+                    if sha != manifest.compressedSha256 {
+                        result.problems.append("the object's SHA-256 on the server does not match the manifest (the object changed or is damaged)")
+                    }
+                    if result.problems.isEmpty { result.status = .ok; return result }
+                }
+            } catch let error as BackstopError {
+                result.status = status(of: error)
+                result.problems.append(error.description)
+                return result
+            } catch {
+                result.status = .failed
+                result.problems.append("\(error)")
+                return result
+            }
+            if !result.problems.isEmpty { result.status = .failed; return result }
+            // No checksum on the server: read the object and hash it, below.
+        }
         // The stored file: its size and checksum (no key needed, even when it is encrypted).
         do {
             let stored = try repository.openStored(manifest)
@@ -60,7 +88,7 @@ public enum Verifier {
                 }
             }
         } catch let error as BackstopError {
-            if case .snapshotGone = error { result.status = .gone } else { result.status = .failed }
+            result.status = status(of: error)
             result.problems.append(error.description)
             return result
         } catch {
@@ -92,8 +120,8 @@ public enum Verifier {
                 result.status = .cannotDecrypt
                 result.notChecked.append(error.description)
                 return result
-            case .snapshotGone:
-                result.status = .gone
+            case .snapshotGone, .remote:
+                result.status = status(of: error)
                 result.problems.append(error.description)
                 return result
             case .verificationFailed(_, let reason): result.problems.append(reason)
@@ -104,6 +132,15 @@ public enum Verifier {
         }
         if !result.problems.isEmpty { result.status = .failed }
         return result
+    }
+
+    /// What an error that stopped the check says of the snapshot.
+    static func status(of error: BackstopError) -> VerificationResult.Status {
+        switch error {
+        case .snapshotGone: return .gone
+        case .remote: return .unreadable
+        default: return .failed
+        }
     }
 
     /// SHA-256 of a file as stored, read in 1 MiB pieces.

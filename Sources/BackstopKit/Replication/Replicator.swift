@@ -1,0 +1,64 @@
+import BackstopCore
+import BackstopRemote
+import BackstopStore
+import Foundation
+
+/// What a push did for one replica.
+public struct PushReport: Sendable {
+    public var replica: String
+    public var location: String
+    /// Uploaded by this run.
+    public var pushed: [Manifest] = []
+    /// Parts an earlier, interrupted push had already uploaded and this one reused.
+    public var resumedParts = 0
+    /// Already on the replica.
+    public var present: [Manifest] = []
+    /// Not pushed because the replica's retention policy would remove them at once.
+    public var skipped: [Manifest] = []
+    public var bytes: Int64 = 0
+}
+
+/// Copies snapshots off-site: from a local store to a replica, only what is missing, oldest first (so an
+/// interrupted push leaves the replica complete up to some point), each one checked on arrival.
+public enum Replicator {
+    /// Pushes `only` (default: every snapshot of `database`, or of every database when nil) that `replica`
+    /// lacks. With a `policy`, snapshots it would remove from the replica right away are not sent (a
+    /// replica pruned to its policy is not refilled by the next push).
+    public static func push(from store: SnapshotStore, to replica: RemoteStore, database: String?, only: [Manifest]? = nil,
+                            policy: RetentionPolicy? = nil, lockWait: TimeInterval, now: Date = Date(),
+                            progress: ((Manifest, Int64, Int64) -> Void)? = nil, notify: Notifier = { _ in }) throws -> PushReport {
+        // Shared: a local prune waits until the snapshots being read are sent.
+        let lock = try store.lock(.shared, wait: lockWait, notify: notify)
+        defer { lock.release() }
+        var report = PushReport(replica: replica.name, location: replica.location)
+        let candidates = try only ?? store.snapshots(ofDatabase: database)
+        let there = Set(try replica.scan().snapshots.map(\.id))
+        var missing = candidates.filter { !there.contains($0.id) }
+        report.present = candidates.filter { there.contains($0.id) }
+        if let policy, !missing.isEmpty {
+            // Judge the replica as it would be with everything pushed.
+            let aliases = try store.aliases()
+            let remote = try replica.scan().snapshots
+            let items = (remote + missing).map { manifest -> RetentionItem in
+                var item = RetentionItem(manifest)
+                item.database = SnapshotStore.identity(of: manifest.database, aliases: aliases)
+                return item
+            }
+            let kept = Set(Retention.apply(policy, to: items, now: now).keep.map(\.item.id))
+            report.skipped = missing.filter { !kept.contains($0.id) }
+            missing = missing.filter { kept.contains($0.id) }
+        }
+        try replica.pushAliases(try store.aliases())
+        for manifest in missing {
+            switch try replica.push(manifest, from: store, progress: progress.map { p in { p(manifest, $0, $1) } }) {
+            case .pushed(let bytes, let resumed):
+                report.pushed.append(manifest)
+                report.bytes += bytes
+                report.resumedParts += resumed
+            case .present:
+                report.present.append(manifest)
+            }
+        }
+        return report
+    }
+}

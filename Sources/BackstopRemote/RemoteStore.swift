@@ -1,0 +1,385 @@
+import BackstopCore
+import BackstopCodec
+import BackstopSQLite
+import BackstopStore
+import Foundation
+import Synchronization
+
+/// `s3://bucket/prefix`: a bucket and a key prefix (may be empty).
+public struct S3Location: Sendable, Equatable, CustomStringConvertible {
+    public var bucket: String
+    public var prefix: String
+
+    public init(bucket: String, prefix: String) { self.bucket = bucket; self.prefix = prefix }
+
+    /// Parses `s3://bucket` or `s3://bucket/some/prefix` (a trailing slash is dropped).
+    public init(url: String) throws {
+        guard url.hasPrefix("s3://") else {
+            throw BackstopError.invalidInput("'\(url)' is not an s3://bucket/prefix URL")
+        }
+        let rest = url.dropFirst(5)
+        let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let bucket = String(parts.first ?? "")
+        // Bucket names: 3-63 of a-z 0-9 . - (S3's rules; other servers accept a subset of these too).
+        guard (3...63).contains(bucket.count),
+              bucket.allSatisfy({ ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" || $0 == "." }) else {
+            throw BackstopError.invalidInput("'\(url)': '\(bucket)' is not a valid bucket name (3 to 63 characters: a-z, 0-9, '.', '-')")
+        }
+        var prefix = parts.count > 1 ? String(parts[1]) : ""
+        while prefix.hasSuffix("/") { prefix.removeLast() }
+        guard !prefix.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) || prefix.isEmpty,
+              !prefix.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw BackstopError.invalidInput("'\(url)': the prefix must be plain path segments (no empty, '.' or '..' parts, no control characters)")
+        }
+        self.bucket = bucket
+        self.prefix = prefix
+    }
+
+    public var description: String { "s3://\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)") }
+
+    /// The key of a file in the store.
+    public func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix)/\(name)" }
+    /// What listing the store's files starts with.
+    public var listPrefix: String { prefix.isEmpty ? "" : "\(prefix)/" }
+}
+
+/// A snapshot store on S3-compatible object storage: the same files as a local store (`<id>.sqlite.gz[.age]`
+/// and `<id>.json`, plus `aliases.json`), so a snapshot exists once its manifest is there. The manifest is
+/// uploaded last and never over another (`If-None-Match: *`); data files are checked after upload (size,
+/// ETag, SHA-256). `lock.json` is a lease that one prune at a time holds.
+public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
+    public let name: String
+    public let where_: S3Location
+    public let client: S3Client
+    public let keys: SnapshotKeys
+    /// Files larger than this go up in parts of at least this size.
+    public let partSize: Int64
+    /// Parts in flight at once.
+    public let parallelism: Int
+
+    private let cache = Mutex<(scan: (snapshots: [Manifest], problems: [StoreProblem])?, objects: [String: S3Object])>((nil, [:]))
+
+    public init(name: String, location: S3Location, client: S3Client, keys: SnapshotKeys = SnapshotKeys(),
+                partSize: Int64 = 8 << 20, parallelism: Int = max(2, min(ProcessInfo.processInfo.activeProcessorCount * 2, 8))) {
+        self.name = name
+        self.where_ = location
+        self.client = client
+        self.keys = keys
+        self.partSize = partSize
+        self.parallelism = parallelism
+    }
+
+    public var location: String { where_.description }
+
+    /// The store's own objects besides snapshots.
+    public static let bookkeeping: Set<String> = ["lock.json", "aliases.json"]
+
+    // MARK: - Reading
+
+    public func scan() throws -> (snapshots: [Manifest], problems: [StoreProblem]) {
+        if let cached = cache.withLock({ $0.scan }) { return cached }
+        let listed = try client.list(prefix: where_.listPrefix)
+        var objects: [String: S3Object] = [:]
+        for object in listed {
+            let name = String(object.key.dropFirst(where_.listPrefix.count))
+            guard !name.isEmpty, !name.contains("/") else { continue }
+            objects[name] = object
+        }
+        let manifestNames = objects.keys.filter { $0.hasSuffix(".json") && !RemoteStore.bookkeeping.contains($0) }.sorted()
+        let results = Mutex<[String: Result<Manifest, Error>]>([:])
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(max(manifestNames.count, 1), parallelism)) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < manifestNames.count else { return }
+                let name = manifestNames[i]
+                let result: Result<Manifest, Error>
+                do {
+                    guard let data = try client.get(where_.key(name)) else {
+                        throw BackstopError.snapshotNotFound("it was removed while listing")
+                    }
+                    result = .success(try Manifest.decode(data))
+                } catch let error as BackstopError {
+                    if case .remote = error { result = .failure(error) } else { result = .failure(BackstopError.invalidInput(error.description)) }
+                } catch {
+                    result = .failure(error)
+                }
+                results.withLock { $0[name] = result }
+            }
+        }
+        var snapshots: [Manifest] = []
+        var problems: [StoreProblem] = []
+        let all = results.withLock { $0 }
+        for name in manifestNames {
+            let id = String(name.dropLast(5))
+            guard Manifest.isValidID(id) else { problems.append(StoreProblem(file: name, reason: "not a snapshot manifest name")); continue }
+            switch all[name] {
+            case .success(let manifest)?:
+                guard manifest.id == id else { problems.append(StoreProblem(file: name, reason: "cannot be read: its id is \(manifest.id)")); continue }
+                guard let data = objects[manifest.file] else {
+                    problems.append(StoreProblem(file: name, reason: "its data file \(manifest.file) is missing"))
+                    continue
+                }
+                guard data.size == manifest.compressedBytes else {
+                    problems.append(StoreProblem(file: name, reason: "its data file \(manifest.file) has \(data.size) bytes, the manifest says \(manifest.compressedBytes)"))
+                    continue
+                }
+                snapshots.append(manifest)
+            case .failure(let error as BackstopError)?:
+                if case .remote = error { throw error }
+                problems.append(StoreProblem(file: name, reason: "cannot be read: \(error.description)"))
+            case .failure(let error)?:
+                problems.append(StoreProblem(file: name, reason: "cannot be read: \(error)"))
+            case nil:
+                problems.append(StoreProblem(file: name, reason: "cannot be read"))
+            }
+        }
+        for name in objects.keys.sorted() {
+            guard let id = Manifest.id(ofDataFile: name) else { continue }
+            if objects[Manifest.manifestName(for: id)] == nil {
+                problems.append(StoreProblem(file: name, reason: "incomplete snapshot (no manifest)"))
+            }
+        }
+        snapshots.sort(by: Manifest.committedBefore)
+        let result = (snapshots, problems.sorted { $0.file < $1.file })
+        cache.withLock { $0 = (result, objects) }
+        return result
+    }
+
+    /// Forgets what was listed, after a change.
+    func invalidate() { cache.withLock { $0 = (nil, [:]) } }
+
+    public func aliases() throws -> [DatabaseAlias] {
+        struct File: Codable { var aliases: [DatabaseAlias] }
+        guard let data = try client.get(where_.key("aliases.json")) else { return [] }
+        do { return try JSONDecoder().decode(File.self, from: data).aliases } catch {
+            throw BackstopError.invalidInput("\(location)/aliases.json cannot be read: \(error)")
+        }
+    }
+
+    public func openStored(_ manifest: Manifest) throws -> SnapshotBytes {
+        _ = try scan()
+        let key = where_.key(manifest.file)
+        let listed = cache.withLock { $0.objects[manifest.file] }
+        guard let object = try listed ?? client.head(key) else {
+            throw BackstopError.snapshotGone(id: manifest.id, file: client.describe(key))
+        }
+        let id = manifest.id
+        let described = client.describe(key)
+        return RemoteReader(client: client, key: key, size: object.size, etag: object.etag,
+                            onGone: { BackstopError.snapshotGone(id: id, file: described) }).bytes
+    }
+
+    /// What the server says of a snapshot's data file without reading it: its size, and its SHA-256: the
+    /// one the server computed (objects uploaded in one piece), else the one recorded at upload
+    /// (`x-amz-meta-backstop-sha256`, which the server checked part by part). Nil when there is no file.
+    public func storedSummary(_ manifest: Manifest) throws -> (size: Int64, sha256: String?, computedByServer: Bool)? {
+        guard let object = try client.head(where_.key(manifest.file)) else { return nil }
+        if let computed = object.checksumSHA256 { return (object.size, computed, true) }
+        return (object.size, object.metadata["backstop-sha256"], false)
+    }
+
+    // MARK: - Writing
+
+    public enum PushOutcome: Sendable, Equatable {
+        /// Uploaded now (`resumedParts`: parts an earlier, interrupted push had already sent).
+        case pushed(bytes: Int64, resumedParts: Int)
+        /// The replica already had it.
+        case present
+    }
+
+    /// Copies one snapshot from `source` (the data file first, checked, then the manifest, never over
+    /// another one). Idempotent; an interrupted upload of a large file resumes with the parts already sent.
+    public func push(_ manifest: Manifest, from source: any SnapshotRepository,
+                     progress: ((Int64, Int64) -> Void)? = nil) throws -> PushOutcome {
+        let manifestKey = where_.key(Manifest.manifestName(for: manifest.id))
+        if try client.head(manifestKey) != nil {
+            try confirmSame(manifest, at: manifestKey)
+            return .present
+        }
+        let dataKey = where_.key(manifest.file)
+        var resumed = 0
+        if let existing = try client.head(dataKey), existing.size == manifest.compressedBytes,
+           existing.metadata["backstop-sha256"] == manifest.compressedSha256 {
+            progress?(manifest.compressedBytes, manifest.compressedBytes)
+        } else {
+            let stored = try source.openStored(manifest)
+            defer { stored.close() }
+            guard stored.size == manifest.compressedBytes else {
+                throw BackstopError.verificationFailed(id: manifest.id, reason: "its data file has \(stored.size) bytes, the manifest says \(manifest.compressedBytes); it was not pushed")
+            }
+            let expectedETag: String
+            if stored.size <= partSize {
+                var body = Data(count: Int(stored.size))
+                try body.withUnsafeMutableBytes { try stored.read($0, 0) }
+                guard SHA256Hasher.hex(of: body) == manifest.compressedSha256 else {
+                    throw BackstopError.verificationFailed(id: manifest.id, reason: "its data file's SHA-256 does not match the manifest; it was not pushed")
+                }
+                _ = try client.put(dataKey, body: body, metadata: ["backstop-sha256": manifest.compressedSha256])
+                expectedETag = S3Digest.hex(S3Digest.md5(body))
+                progress?(stored.size, stored.size)
+            } else {
+                (expectedETag, resumed) = try uploadInParts(manifest, key: dataKey, from: stored, progress: progress)
+            }
+            Fault.point("push.after-data")
+            guard let uploaded = try client.head(dataKey) else {
+                throw BackstopError.remote("\(client.describe(dataKey)) is missing right after its upload; nothing was listed", status: nil, code: nil, remedy: nil)
+            }
+            let etagOK = uploaded.etag.isEmpty || !uploaded.etag.allSatisfy({ $0.isHexDigit || $0 == "-" }) || uploaded.etag == expectedETag
+            guard uploaded.size == manifest.compressedBytes, etagOK,
+                  uploaded.metadata["backstop-sha256"].map({ $0 == manifest.compressedSha256 }) ?? true else {
+                try? client.delete(dataKey)
+                throw BackstopError.remote(
+                    "\(client.describe(dataKey)) does not match what was sent (size \(uploaded.size) of \(manifest.compressedBytes), ETag \(uploaded.etag) instead of \(expectedETag)); it was removed and the snapshot was not listed",
+                    status: nil, code: nil, remedy: .checkConnection(client.endpoint.url.absoluteString))
+            }
+        }
+        try putManifest(manifest, key: manifestKey)
+        invalidate()
+        return .pushed(bytes: manifest.compressedBytes, resumedParts: resumed)
+    }
+
+    /// The manifest, last, never over another: `If-None-Match: *`; where the server does not support it
+    /// (501), a HEAD first and a read back after.
+    private func putManifest(_ manifest: Manifest, key: String) throws {
+        let body = try manifest.encoded()
+        switch try client.put(key, body: body, contentType: "application/json", ifNoneMatch: true) {
+        case .stored: break
+        case .preconditionFailed:
+            try confirmSame(manifest, at: key)
+            return
+        case .notImplemented:
+            if try client.head(key) != nil {
+                try confirmSame(manifest, at: key)
+                return
+            }
+            _ = try client.put(key, body: body, contentType: "application/json")
+        }
+        Fault.point("push.after-manifest")
+        guard let stored = try client.head(key), stored.size == Int64(body.count) else {
+            throw BackstopError.remote("\(client.describe(key)) is not as uploaded", status: nil, code: nil, remedy: nil)
+        }
+        try confirmSame(manifest, at: key)
+    }
+
+    /// The manifest at `key` describes the same snapshot (same data) as `manifest`.
+    private func confirmSame(_ manifest: Manifest, at key: String) throws {
+        guard let data = try client.get(key) else { return }
+        let there = try? Manifest.decode(data)
+        guard let there, there.id == manifest.id, there.sha256 == manifest.sha256, there.compressedSha256 == manifest.compressedSha256,
+              there.file == manifest.file else {
+            throw BackstopError.refused("\(client.describe(key)) already holds another snapshot \(manifest.id); it was left as it is and nothing was pushed",
+                                        remedy: nil)
+        }
+    }
+
+    /// Multipart upload with at most `parallelism` parts in memory; resumes an unfinished upload of the
+    /// same key (parts whose MD5 matches are not sent again). Returns the expected ETag and the parts reused.
+    private func uploadInParts(_ manifest: Manifest, key: String, from stored: SnapshotBytes,
+                               progress: ((Int64, Int64) -> Void)?) throws -> (String, Int) {
+        let size = stored.size
+        // S3 allows 10,000 parts: larger files get larger parts (whole MiB).
+        let partSize = max(self.partSize, ((size / 9_000) + (1 << 20)) & ~((1 << 20) - 1))
+        let count = Int((size + partSize - 1) / partSize)
+        var uploadID: String?
+        var found: [Int: S3Client.Part] = [:]
+        if let unfinished = try client.listMultipartUploads(prefix: key).filter({ $0.key == key }).max(by: { ($0.initiated ?? .distantPast) < ($1.initiated ?? .distantPast) }) {
+            uploadID = unfinished.id
+            for part in try client.listParts(key, uploadID: unfinished.id) { found[part.number] = part }
+        }
+        let id = try uploadID ?? client.createMultipartUpload(key, metadata: ["backstop-sha256": manifest.compressedSha256])
+        let md5s = Mutex<[Int: [UInt8]]>([:])
+        let failure = Mutex<Error?>(nil)
+        let next = Atomic<Int>(0)
+        let sent = Atomic<Int64>(0)
+        let reused = Atomic<Int>(0)
+        nonisolated(unsafe) let hasher = SHA256Hasher()
+        nonisolated(unsafe) let progress = progress
+        let already = found
+        let hashed = Mutex<(next: Int, pending: [Int: Data])>((0, [:]))
+        let report = Mutex<Void>(())
+        DispatchQueue.concurrentPerform(iterations: min(parallelism, count)) { _ in
+            while failure.withLock({ $0 == nil }) {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < count else { return }
+                do {
+                    let lower = Int64(index) * partSize
+                    let length = Int(min(partSize, size - lower))
+                    var body = Data(count: length)
+                    try body.withUnsafeMutableBytes { try stored.read($0, lower) }
+                    // The whole file's SHA-256, in order, so that what was read is what the manifest promises.
+                    hashed.withLock { h in
+                        h.pending[index] = body
+                        while let piece = h.pending.removeValue(forKey: h.next) { hasher.update(piece); h.next += 1 }
+                    }
+                    let md5 = S3Digest.md5(body)
+                    if let part = already[index + 1], part.size == Int64(length), part.etag == S3Digest.hex(md5) {
+                        reused.add(1, ordering: .relaxed)
+                    } else {
+                        let etag = try client.uploadPart(key, uploadID: id, number: index + 1, body: body)
+                        guard etag.isEmpty || etag == S3Digest.hex(md5) || !etag.allSatisfy(\.isHexDigit) else {
+                            throw BackstopError.remote("part \(index + 1) of \(client.describe(key)) arrived damaged (ETag \(etag))", status: nil, code: nil, remedy: nil)
+                        }
+                        Fault.point("push.after-part")
+                    }
+                    md5s.withLock { $0[index + 1] = md5 }
+                    let total = sent.add(Int64(length), ordering: .relaxed).newValue
+                    report.withLock { _ in progress?(total, size) }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        guard hasher.finalizeHex() == manifest.compressedSha256 else {
+            try? client.abortMultipartUpload(key, uploadID: id)
+            throw BackstopError.verificationFailed(id: manifest.id, reason: "its data file's SHA-256 does not match the manifest; it was not pushed")
+        }
+        let parts = md5s.withLock { $0 }
+        try client.completeMultipartUpload(key, uploadID: id, parts: (1...count).map {
+            S3Client.Part(number: $0, etag: S3Digest.hex(parts[$0]!), size: 0)
+        })
+        return (S3Digest.multipartETag(partMD5s: (1...count).map { parts[$0]! }), reused.load(ordering: .relaxed))
+    }
+
+    /// Copies the local store's record of moved databases, so that a restore from the replica finds them.
+    public func pushAliases(_ aliases: [DatabaseAlias]) throws {
+        guard !aliases.isEmpty, try self.aliases() != aliases else { return }
+        struct File: Codable { var aliases: [DatabaseAlias] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        _ = try client.put(where_.key("aliases.json"), body: try encoder.encode(File(aliases: aliases)), contentType: "application/json")
+    }
+
+    /// Removes a snapshot: the manifest first, so a half-removed snapshot is never listed.
+    public func remove(_ manifest: Manifest) throws {
+        try client.delete(where_.key(Manifest.manifestName(for: manifest.id)))
+        try client.delete(where_.key(manifest.file))
+        invalidate()
+    }
+
+    /// How long an unfinished upload or a data file without a manifest must sit before a prune removes it.
+    public static let staleAge: TimeInterval = 3600
+
+    /// Aborts multipart uploads and removes data files without a manifest older than ``staleAge`` (left by
+    /// pushes that were killed). Returns what was (or, dry, would be) removed.
+    public func removeStale(now: Date = Date(), dryRun: Bool) throws -> [String] {
+        var removed: [String] = []
+        for upload in try client.listMultipartUploads(prefix: where_.listPrefix) {
+            guard let initiated = upload.initiated, now.timeIntervalSince(initiated) > RemoteStore.staleAge else { continue }
+            if !dryRun { try client.abortMultipartUpload(upload.key, uploadID: upload.id) }
+            removed.append("unfinished upload of \(upload.key.dropFirst(where_.listPrefix.count))")
+        }
+        invalidate()
+        _ = try scan()
+        let objects = cache.withLock { $0.objects }
+        for (name, object) in objects.sorted(by: { $0.key < $1.key }) {
+            guard let id = Manifest.id(ofDataFile: name), objects[Manifest.manifestName(for: id)] == nil,
+                  let modified = object.lastModified, now.timeIntervalSince(modified) > RemoteStore.staleAge else { continue }
+            if !dryRun { try client.delete(object.key) }
+            removed.append(name)
+        }
+        if !removed.isEmpty { invalidate() }
+        return removed
+    }
+}
