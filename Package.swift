@@ -62,6 +62,9 @@ let package = Package(
         // The C-facing layers on their own: connections, statements, errors, the backup API, the VFS.
         // age on its own: the format's published test vectors, and interoperability with the age CLI.
         .testTarget(name: "BackstopAgeTests", dependencies: ["BackstopAge", "BackstopCodec", "CZlib", "BackstopTestSupport"]),
+        // Remote stores: SigV4 against AWS's published examples, and one store test suite run against the
+        // local store and SeaweedFS on 127.0.0.1.
+        .testTarget(name: "BackstopRemoteTests", dependencies: ["BackstopKit", "BackstopRemote", "BackstopTestSupport"]),
         .testTarget(name: "BackstopSQLiteTests", dependencies: ["BackstopSQLite", "BackstopCodec", "BackstopTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -64,8 +64,10 @@ extension Backstop {
         }
 
         /// Pushes to each replica in turn (a failing one does not stop the others); says what happened.
+        /// `mainResult`: what was pushed is this command's result (stdout); otherwise (after `snapshot`, whose
+        /// stdout is the id) it is a note on stderr.
         static func push(_ store: SnapshotStore, _ resolved: Target, replicas: [ReplicaSettings], only: [Manifest]?, lockWait: TimeInterval,
-                         session: Session) throws -> [Outcome] {
+                         mainResult: Bool = true, session: Session) throws -> [Outcome] {
             let output = session.output
             var outcomes: [Outcome] = []
             for settings in replicas {
@@ -87,7 +89,7 @@ extension Backstop {
                         if !report.present.isEmpty { line += "; \(report.present.count) already there" }
                         if report.resumedParts > 0 { line += "; resumed an interrupted upload (\(report.resumedParts) parts were there)" }
                         if !report.skipped.isEmpty { line += "; \(report.skipped.count) not sent (its policy would remove them)" }
-                        if pushed > 0 { output.say("\(line)") } else { output.note("\(line)") }
+                        if pushed > 0 && mainResult { output.say("\(line)") } else { output.note("\(line)") }
                     }
                 } catch {
                     let (message, _, _) = Words.error(error, session.context)

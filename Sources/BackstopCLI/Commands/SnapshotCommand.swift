@@ -91,7 +91,7 @@ extension Backstop {
             var pushes: [PushCommand.Outcome] = []
             if !noPush && !resolved.replicas.isEmpty {
                 pushes = try PushCommand.push(store, resolved, replicas: resolved.replicas, only: [manifest], lockWait: options.lockWait,
-                                              session: session)
+                                              mainResult: false, session: session)
             }
             if output.json {
                 output.emit(SnapshotResultJSON(database: resolved.database, outcome: created ? "created" : "unchanged",

@@ -260,10 +260,12 @@ public struct Target: Sendable, Equatable {
         var target = Target(name: overrides.databaseName, database: database,
                             store: configuredStore ?? SnapshotStore.defaultPath(forDatabase: database), migrations: migrations, policy: policy,
                             migrationsConfigured: configuredMigrations != nil, keys: keys)
-        // Replicas belong to the databases the configuration names (not to one given by a flag or the
-        // environment): the entry's list, else the file's, else every [replicas.NAME].
-        if named != nil || fileGaveDatabase {
-            let names = (named ?? file).replicas ?? configuration.replicas.keys.sorted()
+        // Replicas belong to the databases the configuration names (a flag or the environment may name the
+        // same file): the entry's list, else the file's, else every [replicas.NAME].
+        let entry: Configuration.Entry? = named ?? (fileGaveDatabase || file.db == database ? file
+            : configuration.databases.values.first { $0.db == database }.map { Configuration.Entry.merge($0, over: configuration.defaults) })
+        if let entry {
+            let names = entry.replicas ?? configuration.replicas.keys.sorted()
             target.replicas = names.compactMap { configuration.replicas[$0] }
         }
         return target

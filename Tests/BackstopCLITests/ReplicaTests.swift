@@ -1,0 +1,283 @@
+import BackstopKit
+import BackstopTestSupport
+import Foundation
+import XCTest
+
+/// Off-site replicas end to end: the real binary against SeaweedFS on 127.0.0.1, including the failures
+/// off-site copies meet (a server killed mid-upload, dropped connections, wrong credentials, a missing
+/// bucket, a wrong clock).
+final class ReplicaTests: BackstopTestCase {
+    nonisolated(unsafe) static var server: S3TestServer?
+    var bucket = ""
+    var server: S3TestServer { ReplicaTests.server! }
+
+    override class func setUp() {
+        super.setUp()
+        server = try? S3TestServer(directory: NSTemporaryDirectory() + "backstop-s3-\(getpid())-cli")
+    }
+
+    override class func tearDown() {
+        server?.stop()
+        if let directory = server?.directory { try? FileManager.default.removeItem(atPath: directory) }
+        server = nil
+        super.tearDown()
+    }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        guard ReplicaTests.server != nil else { throw BackstopError.failed("the S3 test server did not start (see make test-deps)") }
+        bucket = "c-\(UUID().uuidString.prefix(8).lowercased())"
+        try server.makeBucket(bucket)
+        try Data("""
+            db = "app.db"
+            policy = "keep.toml"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/backups/app"
+            """.utf8).write(to: URL(fileURLWithPath: path("backstop.toml")))
+        try Data("keep_last = 10\n".utf8).write(to: URL(fileURLWithPath: path("keep.toml")))
+    }
+
+    func run(_ arguments: [String], _ extra: [String: String] = [:], endpoint: String? = nil) throws -> RunResult {
+        var env = server.environment()
+        if let endpoint { env["AWS_ENDPOINT_URL"] = endpoint }
+        return try backstop(arguments, environment: env.merging(extra) { $1 })
+    }
+
+    /// A database of about 20 MiB of incompressible rows: uploaded in three parts.
+    func makeLargeDatabase() throws {
+        try makeDatabase(rows: 100)
+        try execute(path("app.db"), """
+            CREATE TABLE noise(id INTEGER PRIMARY KEY, b BLOB);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) INSERT INTO noise(b) SELECT randomblob(4000) FROM n;
+            """)
+    }
+
+    /// The disaster case: the machine (and its local store) is gone; a new one restores from the replica.
+    func testSnapshotIsPushedAndRestoredOnANewMachine() throws {
+        try makeDatabase(rows: 2000)
+        let snap = try run(["snapshot", "--json"])
+        XCTAssertEqual(snap.status, 0, snap.stderr)
+        let snapshotDocument = try document(snap, schema: "snapshot")
+        let id = (snapshotDocument["snapshot"] as! [String: Any])["id"] as! String
+        let pushed = snapshotDocument["pushed"] as! [[String: Any]]
+        XCTAssertEqual(pushed.count, 1)
+        XCTAssertEqual(pushed[0]["pushed"] as? [String], [id])
+        XCTAssertEqual(pushed[0]["location"] as? String, "s3://\(bucket)/backups/app")
+        let digest = try contentDigest(path("app.db"))
+
+        for name in ["app.db.backstop", "app.db", "app.db-wal", "app.db-shm"] where FileManager.default.fileExists(atPath: path(name)) {
+            try FileManager.default.removeItem(atPath: path(name))
+        }
+        let list = try run(["list", "--from", "offsite", "--json"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual((try document(list, schema: "list")["snapshots"] as! [[String: Any]]).map { $0["id"] as! String }, [id])
+        let verify = try run(["verify", "--from", "offsite", "--deep"])
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+        XCTAssertTrue(verify.stdout.contains("ok      \(id)  deep"), verify.stdout)
+        // No config, no local store: an s3:// URL and the environment are enough.
+        try FileManager.default.removeItem(atPath: path("backstop.toml"))
+        let restore = try run(["restore", "--from", "s3://\(bucket)/backups/app", "--latest", "--db", path("app.db"), "--to", path("app.db")])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        XCTAssertEqual(try contentDigest(path("app.db")), digest)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("app.db.backstop")), "a restore to a file created a local store")
+        let query = try run(["query", "--from", "s3://\(bucket)/backups/app", id, "SELECT count(*) FROM items", "--db", path("app.db"), "--json"])
+        XCTAssertEqual(query.status, 0, query.stderr)
+        XCTAssertTrue(query.stdout.contains("2000"), query.stdout)
+    }
+
+    /// Encrypted snapshots are pushed as they are stored (the replica never sees plaintext) and read back
+    /// from the replica with the identity; without it, nothing is restored and the status is 9.
+    func testEncryptedSnapshotsArePushedAsStored() throws {
+        try makeDatabase(rows: 300)
+        let key = try backstop(["key", "generate", path("key.txt")])
+        XCTAssertEqual(key.status, 0, key.stderr)
+        let recipient = key.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Data("""
+            db = "app.db"
+            recipients = ["\(recipient)"]
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/enc"
+            """.utf8).write(to: URL(fileURLWithPath: path("backstop.toml")))
+        let snap = try run(["snapshot"])
+        XCTAssertEqual(snap.status, 0, snap.stderr)
+        let id = snap.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let object = try server.client(bucket: bucket).get("enc/\(id).sqlite.gz.age")
+        XCTAssertEqual(object.map { String(decoding: $0.prefix(21), as: UTF8.self) }, "age-encryption.org/v1")
+        let refused = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")])
+        XCTAssertEqual(refused.status, 9, refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("copy.db")))
+        let restore = try run(["restore", "--from", "offsite", id, "--to", path("copy.db"), "--identity", path("key.txt")])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        XCTAssertEqual(try contentDigest(path("copy.db")), try contentDigest(path("app.db")))
+        let verify = try run(["verify", "--from", "offsite", "--deep", "--identity", path("key.txt")])
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+    }
+
+    /// Support staff bring back rows from the off-site copy; the pre-recover snapshot stays local.
+    func testDiffAndRecoverFromTheReplica() throws {
+        try makeDatabase(rows: 50)
+        let id = try takeSnapshot("app.db", [], environment: server.environment())
+        try execute(path("app.db"), "DELETE FROM items WHERE id <= 5")
+        try FileManager.default.removeItem(atPath: path("app.db.backstop"))
+        let diff = try run(["diff", "--from", "offsite", id, "--json"])
+        XCTAssertEqual(diff.status, 0, diff.stderr)
+        XCTAssertTrue(diff.stdout.contains("\"deleted\" : 5"), diff.stdout)
+        let recover = try run(["recover", "--from", "offsite", id, "--table", "items", "--where", "id <= 5", "--yes"])
+        XCTAssertEqual(recover.status, 0, recover.stderr)
+        XCTAssertEqual(try count(path("app.db")), 50)
+        let local = try run(["list", "--json"])
+        XCTAssertEqual((try document(local)["snapshots"] as! [[String: Any]]).map { $0["kind"] as! String }, ["pre-recover"])
+    }
+
+    func testPushSendsOnlyWhatIsMissing() throws {
+        try makeDatabase(rows: 100)
+        let first = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        let second = try takeSnapshot("app.db", ["--no-push", "--label", "two"], environment: server.environment())
+        let push = try run(["push", "--json"])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let replica = (try document(push, schema: "push")["replicas"] as! [[String: Any]])[0]
+        XCTAssertEqual(replica["pushed"] as? [String], [first, second])
+        let again = try run(["push", "--json"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let replicaAgain = (try document(again)["replicas"] as! [[String: Any]])[0]
+        XCTAssertEqual(replicaAgain["pushed"] as? [String], [])
+        XCTAssertEqual(replicaAgain["already_there"] as? [String], [first, second])
+    }
+
+    /// The server is killed mid-upload and restarted: nothing is half-listed, and the next push resumes the
+    /// upload with the parts already sent.
+    func testServerKilledMidUploadThenPushResumes() throws {
+        try makeLargeDatabase()
+        let id = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        var env = server.environment()
+        env["BACKSTOP_FAULT"] = "push.after-part:stop"
+        env["BACKSTOP_S3_RETRIES"] = "0"
+        let child = try spawnBackstop(["push"], environment: env)
+        XCTAssertTrue(child.waitUntilStopped(), "push never reached a part: \(child.stderr)")
+        server.kill()
+        child.resume()
+        let (status, _) = child.wait()
+        XCTAssertEqual(status, 1, child.stderr)
+        XCTAssertTrue(child.stderr.contains("no answer from"), child.stderr)
+        try server.start()
+        let listed = try run(["list", "--from", "offsite", "--json"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertEqual((try document(listed)["snapshots"] as! [[String: Any]]).count, 0, "a half-uploaded snapshot is listed")
+        let push = try run(["push", "--json"])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let replica = (try document(push)["replicas"] as! [[String: Any]])[0]
+        XCTAssertEqual(replica["pushed"] as? [String], [id])
+        XCTAssertGreaterThanOrEqual(replica["resumed_parts"] as? Int ?? 0, 1, "the upload started over")
+        let verify = try run(["verify", "--from", "offsite", "--deep"])
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+    }
+
+    /// Connections dropped mid-transfer, both ways, are retried: the push and the restore still succeed.
+    func testDroppedConnectionsAreRetried() throws {
+        try makeLargeDatabase()
+        let id = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        let proxy = try DroppingProxy(to: server.port, drops: 3, afterBytes: 1 << 20)
+        let push = try run(["push"], endpoint: proxy.endpoint)
+        XCTAssertEqual(push.status, 0, push.stderr)
+        XCTAssertGreaterThanOrEqual(proxy.dropped, 1, "the proxy dropped nothing")
+        let downloads = try DroppingProxy(to: server.port, drops: 3, afterBytes: 2 << 20)
+        let restore = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")], endpoint: downloads.endpoint)
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        XCTAssertGreaterThanOrEqual(downloads.dropped, 1, "the proxy dropped nothing")
+        let image = (try document(try run(["list", "--json"]))["snapshots"] as! [[String: Any]])[0]["sha256"] as! String
+        XCTAssertEqual(SHA256Hasher.hex(of: try Data(contentsOf: URL(fileURLWithPath: path("copy.db")))), image)
+    }
+
+    /// Wrong credentials: a clear error that never shows the secret; the local snapshot is kept, and the
+    /// command does not claim success.
+    func testWrongCredentials() throws {
+        try makeDatabase(rows: 10)
+        let wrongSecret = "not-the-secret-\(UUID().uuidString)"
+        let snap = try run(["snapshot"], ["AWS_SECRET_ACCESS_KEY": wrongSecret])
+        XCTAssertEqual(snap.status, 1, snap.stderr)
+        XCTAssertTrue(snap.stderr.contains("rejected the credentials (SignatureDoesNotMatch)"), snap.stderr)
+        XCTAssertTrue(snap.stderr.contains("is stored locally"), snap.stderr)
+        XCTAssertFalse((snap.stdout + snap.stderr).contains(wrongSecret))
+        XCTAssertFalse((snap.stdout + snap.stderr).contains(S3TestServer.accessKey))
+        XCTAssertEqual((try document(try run(["list", "--json"]))["snapshots"] as! [[String: Any]]).count, 1)
+        let list = try run(["list", "--from", "offsite"], ["AWS_SECRET_ACCESS_KEY": wrongSecret])
+        XCTAssertEqual(list.status, 1)
+        XCTAssertTrue(list.stderr.contains("hint: check the access key and secret (they came from AWS_ACCESS_KEY_ID)"), list.stderr)
+    }
+
+    func testMissingBucket() throws {
+        try makeDatabase(rows: 10)
+        let result = try run(["list", "--from", "s3://no-such-bucket-here/x"])
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertTrue(result.stderr.contains("the bucket no-such-bucket-here does not exist"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hint: create the bucket"), result.stderr)
+    }
+
+    /// An unreachable server is not damage: verify says it could not read, and exits 1, not 4.
+    func testUnreachableServerIsNotDamage() throws {
+        try makeDatabase(rows: 10)
+        _ = try takeSnapshot("app.db", [], environment: server.environment())
+        let verify = try run(["verify", "--from", "offsite"], ["BACKSTOP_S3_RETRIES": "0"], endpoint: "http://127.0.0.1:9")
+        XCTAssertEqual(verify.status, 1, verify.stdout + verify.stderr)
+        XCTAssertTrue(verify.stderr.contains("no answer from http://127.0.0.1:9"), verify.stderr)
+    }
+
+    /// Prune applies the replica's own policy under its lease; a live lease held elsewhere makes it wait and
+    /// exit 5; a stale one is taken over.
+    func testPruneAReplicaUnderItsLease() throws {
+        try makeDatabase(rows: 10)
+        var ids: [String] = []
+        for i in 0..<3 {
+            try execute(path("app.db"), "INSERT INTO items(name) VALUES ('row \(i)')")
+            ids.append(try takeSnapshot("app.db", [], environment: server.environment()))
+        }
+        try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("offsite.toml")))
+        try Data("""
+            db = "app.db"
+            policy = "keep.toml"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/backups/app"
+            policy = "offsite.toml"
+            """.utf8).write(to: URL(fileURLWithPath: path("backstop.toml")))
+        let client = try server.client(bucket: bucket)
+        let live = Data("""
+            {"acquired_at": "2026-01-01T00:00:00.000Z", "expires_at": "2999-01-01T00:00:00.000Z", "owner": "other-host pid 42 (backstop prune)", "token": "x"}
+            """.utf8)
+        _ = try client.put("backups/app/lock.json", body: live)
+        let blocked = try run(["prune", "--replica", "offsite", "--lock-wait", "0.5"])
+        XCTAssertEqual(blocked.status, 5, blocked.stderr)
+        XCTAssertTrue(blocked.stderr.contains("the replica s3://\(bucket)/backups/app is locked by other-host pid 42 (backstop prune)"), blocked.stderr)
+        XCTAssertEqual((try document(try run(["list", "--from", "offsite", "--json"]))["snapshots"] as! [[String: Any]]).count, 3)
+
+        _ = try client.put("backups/app/lock.json", body: Data(String(decoding: live, as: UTF8.self).replacingOccurrences(of: "2999", with: "2001").utf8))
+        let prune = try run(["prune", "--json"])
+        XCTAssertEqual(prune.status, 0, prune.stderr)
+        XCTAssertTrue(prune.stderr.contains("other-host pid 42"), "no word of the lease taken over: \(prune.stderr)")
+        let local = try document(prune, schema: "prune")
+        XCTAssertEqual((local["remove"] as! [Any]).count, 0)
+        let remote = (local["replicas"] as! [[String: Any]])[0]
+        XCTAssertEqual(remote["store"] as? String, "s3://\(bucket)/backups/app")
+        XCTAssertEqual((remote["remove"] as! [[String: Any]]).map { ($0["snapshot"] as! [String: Any])["id"] as! String }, [ids[0], ids[1]])
+        XCTAssertEqual((try document(try run(["list", "--from", "offsite", "--json"]))["snapshots"] as! [[String: Any]]).map { $0["id"] as! String }, [ids[2]])
+        XCTAssertEqual((try document(try run(["list", "--json"]))["snapshots"] as! [[String: Any]]).count, 3)
+        XCTAssertNil(try client.head("backups/app/lock.json"), "the lease was left behind")
+        // The next push does not bring back what the replica's policy removed.
+        let push = try run(["push", "--json"])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        XCTAssertEqual(((try document(push)["replicas"] as! [[String: Any]])[0]["pushed"] as? [String]), [])
+    }
+
+    /// A clock far off: S3 refuses the signature, and the error says it is the clock.
+    func testClockSkewIsNamed() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/faketime") else { return XCTFail("faketime is missing: 'make test' installs it") }
+        try makeDatabase(rows: 10)
+        let result = try self.run("/usr/bin/faketime", ["-f", "+2d", BackstopTestCase.backstopPath, "list", "--from", "offsite"],
+                                  environment: server.environment())
+        XCTAssertEqual(result.status, 1, result.stderr)
+        XCTAssertTrue(result.stderr.contains("this machine's clock differs too much from the server's (RequestTimeTooSkewed)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hint: set this machine's clock right"), result.stderr)
+    }
+}
