@@ -48,6 +48,7 @@ test-deps: deps
 
 bench-deps: deps
 	@./scripts/install-deps.sh $(BENCH_PACKAGES)
+	@./scripts/test-venv.sh .build/bench-venv bench/requirements.txt
 
 build: check-deps
 	$(SWIFT) build -c $(CONFIG)

@@ -95,6 +95,29 @@ timed verifydeepenc "backstop verify --deep, encrypted"               "'$backsto
 timed restoretoenc "backstop restore --to, encrypted"                 "'$backstop' restore $enc_id --config enc.toml --to restored-enc.db --quiet"
 rm -f restored-enc.db
 
+echo "--- off-site: SeaweedFS on 127.0.0.1 (loopback), against aws s3 cp of the same file" >&2
+venv="$root/.build/bench-venv"
+weed_port=$(( 30000 + RANDOM % 2000 * 10 ))
+rm -rf weed-data && mkdir -p weed-data
+printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"AKBENCH","secretKey":"bench-secret"}],"actions":["Admin","Read","Write","List"]}]}' > weed-ids.json
+"$venv/bin/weed" mini -dir="$work/weed-data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -s3.config="$work/weed-ids.json" \
+    -s3.port=$weed_port -s3.port.grpc=$((weed_port+1)) -master.port=$((weed_port+2)) -master.port.grpc=$((weed_port+3)) \
+    -volume.port=$((weed_port+4)) -volume.port.grpc=$((weed_port+5)) -filer.port=$((weed_port+6)) -filer.port.grpc=$((weed_port+7)) \
+    -admin.ui=false -admin.port=$((weed_port+8)) -admin.port.grpc=$((weed_port+9)) -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 > weed.log 2>&1 &
+weed_pid=$!
+trap 'kill $weed_pid 2>/dev/null || true' EXIT
+export AWS_ACCESS_KEY_ID=AKBENCH AWS_SECRET_ACCESS_KEY=bench-secret AWS_ENDPOINT_URL="http://127.0.0.1:$weed_port" AWS_REGION=us-east-1
+for _ in $(seq 1 100); do "$venv/bin/aws" s3 mb s3://bench > /dev/null 2>&1 && break; sleep 0.3; done
+timed awsput    "aws s3 cp (upload the snapshot file)"                "'$venv/bin/aws' s3 cp store/$id.sqlite.gz s3://bench/aws/$id.sqlite.gz --only-show-errors"
+timed push      "backstop push (checked upload, manifest last)"       "'$backstop' push $id --db live.db --store store --to s3://bench/bk --quiet"
+timed awsget    "aws s3 cp (download the snapshot file)"              "'$venv/bin/aws' s3 cp s3://bench/aws/$id.sqlite.gz dl.gz --only-show-errors; rm -f dl.gz"
+timed awsrestore "aws s3 cp + gzip -dc + sqlite3 .restore (manual)"   "'$venv/bin/aws' s3 cp s3://bench/aws/$id.sqlite.gz dl.gz --only-show-errors && gzip -dc dl.gz > dl.db && sqlite3 restored-aws.db '.restore dl.db'; rm -f dl.gz dl.db"
+timed remoterestore "backstop restore --from (checked, streamed)"     "'$backstop' restore --from s3://bench/bk $id --db live.db --to restored-remote.db --quiet"
+kill $weed_pid 2>/dev/null || true; wait $weed_pid 2>/dev/null || true
+trap - EXIT
+rm -rf weed-data weed-ids.json weed.log restored-remote.db restored-aws.db
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL AWS_REGION
+
 echo "--- retention and diff" >&2
 start=1767225600
 for i in $(seq 0 9999); do date -u -d "@$((start + i * 3600))" +%Y-%m-%dT%H:%M:%SZ; done > explain.txt
@@ -111,7 +134,7 @@ speed_snapshot=$(ratio "$t_manual" "$t_snapshot")
 speed_restore=$(ratio "$t_mrestore" "$t_restoreto")
 speed_live=$(ratio "$t_mrestore" "$t_restorelive")
 vs_limit=$(ratio "$t_snapshot" "$limit")
-peak=$(printf '%s\n' "$m_snapshot" "$m_verifydeep" "$m_restoreto" "$m_restorelive" "$m_query" "$m_diff" "$m_snapshotenc" "$m_verifydeepenc" "$m_restoretoenc" | sort -n | tail -1)
+peak=$(printf '%s\n' "$m_snapshot" "$m_verifydeep" "$m_restoreto" "$m_restorelive" "$m_query" "$m_diff" "$m_snapshotenc" "$m_verifydeepenc" "$m_restoretoenc" "$m_push" "$m_remoterestore" | sort -n | tail -1)
 enc_cost=$(ratio "$t_snapshotenc" "$t_snapshot")
 scratch() { if [[ -z "$1" || -z "$2" ]]; then echo ""; else awk "BEGIN{s = $1 - $2; printf \"%.1f\", (s < 0 ? 0 : s)}"; fi; }
 report="$results/latest.md"
@@ -140,6 +163,11 @@ row "age -r (age CLI) on gzip -6's file" "$t_agecli" "" "" "$m_agecli" "$d_agecl
 row "**backstop snapshot, encrypted** (level 6)" "$t_snapshotenc" "$(ratio "$t_manual" "$t_snapshotenc")x" "" "$m_snapshotenc" "$d_snapshotenc" "$k_snapshotenc"
 row "backstop verify --deep, encrypted" "$t_verifydeepenc" "" "" "$m_verifydeepenc" "$d_verifydeepenc" "$k_verifydeepenc"
 row "backstop restore --to, encrypted" "$t_restoretoenc" "$(ratio "$t_mrestore" "$t_restoretoenc")x" "" "$m_restoretoenc" "$d_restoretoenc" "$k_restoretoenc"
+row "aws s3 cp, upload (loopback SeaweedFS)" "$t_awsput" "1.00" "" "$m_awsput" "$d_awsput" "$k_awsput"
+row "**backstop push**" "$t_push" "$(ratio "$t_awsput" "$t_push")x" "" "$m_push" "$d_push" "$k_push"
+row "aws s3 cp, download" "$t_awsget" "" "" "$m_awsget" "$d_awsget" "$k_awsget"
+row "aws s3 cp + gzip -dc + .restore (manual)" "$t_awsrestore" "1.00" "" "$m_awsrestore" "$d_awsrestore" "$k_awsrestore"
+row "**backstop restore --from** the replica, --to a new file" "$t_remoterestore" "$(ratio "$t_awsrestore" "$t_remoterestore")x" "" "$m_remoterestore" "$d_remoterestore" "$k_remoterestore"
 row "policy explain over 10,000 snapshots" "$t_retention" "" "" "$m_retention" "" ""
 row "diff of two 1,000,000-row tables" "$t_diff" "" "" "$m_diff" "$d_diff" "$k_diff"
 echo
@@ -157,6 +185,8 @@ echo "- live restore (verify, check, pre-restore snapshot, restore) at least as 
 echo "- verify --deep and query need no disk: $d_verifydeep and $d_query MiB: $(pass "$d_verifydeep < 16 && $d_query < 16")"
 echo "- peak memory under 128 MiB (snapshot, verify, query, restore, diff): $peak MiB: $(pass "$peak < 128")"
 echo "- encryption adds at most 15% to a snapshot's time: ${enc_cost}x ($t_snapshotenc s vs $t_snapshot s): $(pass "$enc_cost <= 1.15")"
+echo "- push at least as fast as aws s3 cp of the same file: $(ratio "$t_awsput" "$t_push")x: $(pass "$t_push <= $t_awsput"), peak RSS $m_push MiB (aws: $m_awsput MiB)"
+echo "- restore from the replica faster than aws s3 cp + gzip -dc + .restore: $(ratio "$t_awsrestore" "$t_remoterestore")x: $(pass "$t_remoterestore <= $t_awsrestore"), scratch $(scratch "$d_remoterestore" "$k_remoterestore") MiB, peak RSS $m_remoterestore MiB"
 echo "- retention over 10,000 snapshots well under a second: $t_retention s: $(pass "$t_retention < 1")"
 echo "- diff of two 1,000,000-row tables in seconds: $t_diff s: $(pass "$t_diff < 30")"
 } > "$report"

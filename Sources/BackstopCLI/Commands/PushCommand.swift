@@ -29,8 +29,15 @@ extension Backstop {
         @OptionGroup var lock: LockOptions
         @OptionGroup var allOptions: AllOptions
 
+        @Argument(help: ArgumentHelp("Push only these snapshots (ids or unique prefixes). Default: every snapshot of the database.", valueName: "id"))
+        var ids: [String] = []
+
         @Option(name: .customLong("to"), help: ArgumentHelp("Push to this replica only ([replicas.NAME], or an s3:// URL). Default: every replica of the database.", valueName: "replica"))
         var replica: String?
+
+        func validate() throws {
+            if allOptions.all && !ids.isEmpty { throw ValidationError("give snapshot ids or '--all', not both") }
+        }
 
         func run(_ session: Session) throws {
             if allOptions.all {
@@ -46,7 +53,8 @@ extension Backstop {
                 throw BackstopError.invalidInput("\(resolved.database) has no replicas: add [replicas.NAME] with url = \"s3://bucket/prefix\" to backstop.toml, or give --to s3://bucket/prefix; nothing was pushed")
             }
             let store = try session.openStore(resolved, create: false)
-            let reports = try PushCommand.push(store, resolved, replicas: replicas, only: nil, lockWait: lock.lockWait, session: session)
+            let only = ids.isEmpty ? nil : try ids.map { try store.snapshot(id: $0) }
+            let reports = try PushCommand.push(store, resolved, replicas: replicas, only: only, lockWait: lock.lockWait, session: session)
             if session.output.json {
                 session.output.emit(PushJSON(database: FileSystem.absolute(resolved.database), replicas: reports.map(PushJSON.Replica.init)))
             }

@@ -13,8 +13,12 @@ extension Backstop {
             stream (checking the image's SHA-256 and size) and runs PRAGMA integrity_check on the snapshot read
             in place: nothing is written anywhere, so read-only stores and full disks are fine.
 
+            With --from REPLICA, checks the replica's copies: without --deep, the size and SHA-256 the server
+            holds (nothing is downloaded); with --deep, streamed as above.
+
             Exit status 4 if any snapshot is damaged, giving the reason for each; 3 if there is no store, no
-            snapshot to verify, or a snapshot disappeared (pruned) while verify ran.
+            snapshot to verify, or a snapshot disappeared (pruned) while verify ran; 1 if a replica could
+            not be read (not damage).
 
             \(ExitStatus.helpTable)
             """))
