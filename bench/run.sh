@@ -110,12 +110,15 @@ export AWS_ACCESS_KEY_ID=AKBENCH AWS_SECRET_ACCESS_KEY=bench-secret AWS_ENDPOINT
 for _ in $(seq 1 100); do "$venv/bin/aws" s3 mb s3://bench > /dev/null 2>&1 && break; sleep 0.3; done
 timed awsput    "aws s3 cp (upload the snapshot file)"                "'$venv/bin/aws' s3 cp store/$id.sqlite.gz s3://bench/aws/$id.sqlite.gz --only-show-errors"
 timed push      "backstop push (checked upload, manifest last)"       "'$backstop' push $id --db live.db --store store --to s3://bench/bk --quiet"
+printf 'db = "live.db"\nstore = "store"\n\n[replicas.enc]\nurl = "s3://bench/enc"\nrecipients = ["%s"]\n' "$(cat key.pub)" > pushenc.toml
+timed awsputenc "age -r + aws s3 cp (encrypt, then upload)"          "age -r $(cat key.pub) -o up.age store/$id.sqlite.gz && '$venv/bin/aws' s3 cp up.age s3://bench/aws/$id.sqlite.gz.age --only-show-errors; rm -f up.age"
+timed pushenc   "backstop push, encrypted for the replica on the way" "'$backstop' push $id --config pushenc.toml --to enc --quiet"
 timed awsget    "aws s3 cp (download the snapshot file)"              "'$venv/bin/aws' s3 cp s3://bench/aws/$id.sqlite.gz dl.gz --only-show-errors; rm -f dl.gz"
 timed awsrestore "aws s3 cp + gzip -dc + sqlite3 .restore (manual)"   "'$venv/bin/aws' s3 cp s3://bench/aws/$id.sqlite.gz dl.gz --only-show-errors && gzip -dc dl.gz > dl.db && sqlite3 restored-aws.db '.restore dl.db'; rm -f dl.gz dl.db"
 timed remoterestore "backstop restore --from (checked, streamed)"     "'$backstop' restore --from s3://bench/bk $id --db live.db --to restored-remote.db --quiet"
 kill $weed_pid 2>/dev/null || true; wait $weed_pid 2>/dev/null || true
 trap - EXIT
-rm -rf weed-data weed-ids.json weed.log restored-remote.db restored-aws.db
+rm -rf weed-data weed-ids.json weed.log restored-remote.db restored-aws.db pushenc.toml
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL AWS_REGION
 
 echo "--- retention and diff" >&2
@@ -134,7 +137,7 @@ speed_snapshot=$(ratio "$t_manual" "$t_snapshot")
 speed_restore=$(ratio "$t_mrestore" "$t_restoreto")
 speed_live=$(ratio "$t_mrestore" "$t_restorelive")
 vs_limit=$(ratio "$t_snapshot" "$limit")
-peak=$(printf '%s\n' "$m_snapshot" "$m_verifydeep" "$m_restoreto" "$m_restorelive" "$m_query" "$m_diff" "$m_snapshotenc" "$m_verifydeepenc" "$m_restoretoenc" "$m_push" "$m_remoterestore" | sort -n | tail -1)
+peak=$(printf '%s\n' "$m_snapshot" "$m_verifydeep" "$m_restoreto" "$m_restorelive" "$m_query" "$m_diff" "$m_snapshotenc" "$m_verifydeepenc" "$m_restoretoenc" "$m_push" "$m_pushenc" "$m_remoterestore" | sort -n | tail -1)
 enc_cost=$(ratio "$t_snapshotenc" "$t_snapshot")
 scratch() { if [[ -z "$1" || -z "$2" ]]; then echo ""; else awk "BEGIN{s = $1 - $2; printf \"%.1f\", (s < 0 ? 0 : s)}"; fi; }
 report="$results/latest.md"
@@ -165,6 +168,8 @@ row "backstop verify --deep, encrypted" "$t_verifydeepenc" "" "" "$m_verifydeepe
 row "backstop restore --to, encrypted" "$t_restoretoenc" "$(ratio "$t_mrestore" "$t_restoretoenc")x" "" "$m_restoretoenc" "$d_restoretoenc" "$k_restoretoenc"
 row "aws s3 cp, upload (loopback SeaweedFS)" "$t_awsput" "1.00" "" "$m_awsput" "$d_awsput" "$k_awsput"
 row "**backstop push**" "$t_push" "$(ratio "$t_awsput" "$t_push")x" "" "$m_push" "$d_push" "$k_push"
+row "age -r + aws s3 cp (encrypt, then upload)" "$t_awsputenc" "1.00" "" "$m_awsputenc" "$d_awsputenc" "$k_awsputenc"
+row "**backstop push**, encrypted for the replica on the way" "$t_pushenc" "$(ratio "$t_awsputenc" "$t_pushenc")x" "" "$m_pushenc" "$d_pushenc" "$k_pushenc"
 row "aws s3 cp, download" "$t_awsget" "" "" "$m_awsget" "$d_awsget" "$k_awsget"
 row "aws s3 cp + gzip -dc + .restore (manual)" "$t_awsrestore" "1.00" "" "$m_awsrestore" "$d_awsrestore" "$k_awsrestore"
 row "**backstop restore --from** the replica, --to a new file" "$t_remoterestore" "$(ratio "$t_awsrestore" "$t_remoterestore")x" "" "$m_remoterestore" "$d_remoterestore" "$k_remoterestore"
@@ -186,6 +191,7 @@ echo "- verify --deep and query need no disk: $d_verifydeep and $d_query MiB: $(
 echo "- peak memory under 128 MiB (snapshot, verify, query, restore, diff): $peak MiB: $(pass "$peak < 128")"
 echo "- encryption adds at most 15% to a snapshot's time: ${enc_cost}x ($t_snapshotenc s vs $t_snapshot s): $(pass "$enc_cost <= 1.15")"
 echo "- push at least as fast as aws s3 cp of the same file: $(ratio "$t_awsput" "$t_push")x: $(pass "$t_push <= $t_awsput"), peak RSS $m_push MiB (aws: $m_awsput MiB)"
+echo "- push encrypting for the replica at least as fast as age -r + aws s3 cp: $(ratio "$t_awsputenc" "$t_pushenc")x: $(pass "$t_pushenc <= $t_awsputenc"), scratch $(scratch "$d_pushenc" "$k_pushenc") MiB (the manual way: the .age file)"
 echo "- restore from the replica faster than aws s3 cp + gzip -dc + .restore: $(ratio "$t_awsrestore" "$t_remoterestore")x: $(pass "$t_remoterestore <= $t_awsrestore"), scratch $(scratch "$d_remoterestore" "$k_remoterestore") MiB, peak RSS $m_remoterestore MiB"
 echo "- retention over 10,000 snapshots well under a second: $t_retention s: $(pass "$t_retention < 1")"
 echo "- diff of two 1,000,000-row tables in seconds: $t_diff s: $(pass "$t_diff < 30")"

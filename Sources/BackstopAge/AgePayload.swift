@@ -25,6 +25,26 @@ enum AgePayload {
         return nonce
     }
 
+    /// Seals `plaintext` as consecutive chunks from `firstChunk` on, in parallel (an empty plaintext is
+    /// one empty chunk); the chunk numbered `lastChunk`, if among them, is marked as the file's last.
+    static func seal(_ plaintext: UnsafeRawBufferPointer, key: [UInt8], firstChunk: Int64, lastChunk: Int64?) -> [UInt8] {
+        let count = max(1, (plaintext.count + chunkSize - 1) / chunkSize)
+        var sealed = [UInt8](repeating: 0, count: plaintext.count + count * tagSize)
+        sealed.withUnsafeMutableBytes { output in
+            nonisolated(unsafe) let input = plaintext, output = output
+            DispatchQueue.concurrentPerform(iterations: count) { i in
+                let start = i * chunkSize
+                let length = min(chunkSize, input.count - start)
+                let outStart = i * sealedChunkSize
+                let index = firstChunk + Int64(i)
+                Crypto.seal(key: key, nonce: chunkNonce(index, last: index == lastChunk),
+                            plaintext: UnsafeRawBufferPointer(rebasing: input[start..<(start + length)]),
+                            into: UnsafeMutableRawBufferPointer(rebasing: output[outStart..<(outStart + length + tagSize)]))
+            }
+        }
+        return sealed
+    }
+
     /// Chunks and plaintext size of a payload of `sealedBytes` bytes (after the nonce); throws when no
     /// valid payload has that length (truncated, or an empty last chunk).
     static func geometry(sealedBytes: Int64) throws -> (chunks: Int64, plaintext: Int64) {
@@ -100,22 +120,9 @@ public final class AgeEncryptor {
 
     /// Seals `plaintext` as the next chunks, in parallel; with `last`, its final chunk is the file's last.
     private func seal(_ plaintext: [UInt8], last: Bool) throws {
-        let chunkSize = AgePayload.chunkSize
-        let count = max(1, (plaintext.count + chunkSize - 1) / chunkSize)
-        var sealed = [UInt8](repeating: 0, count: plaintext.count + count * AgePayload.tagSize)
-        let first = nextChunk, key = self.key
-        plaintext.withUnsafeBytes { input in
-            sealed.withUnsafeMutableBytes { output in
-                nonisolated(unsafe) let input = input, output = output
-                DispatchQueue.concurrentPerform(iterations: count) { i in
-                    let start = i * chunkSize
-                    let length = min(chunkSize, plaintext.count - start)
-                    let outStart = i * AgePayload.sealedChunkSize
-                    Crypto.seal(key: key, nonce: AgePayload.chunkNonce(first + Int64(i), last: last && i == count - 1),
-                                plaintext: UnsafeRawBufferPointer(rebasing: input[start..<(start + length)]),
-                                into: UnsafeMutableRawBufferPointer(rebasing: output[outStart..<(outStart + length + AgePayload.tagSize)]))
-                }
-            }
+        let count = max(1, (plaintext.count + AgePayload.chunkSize - 1) / AgePayload.chunkSize)
+        let sealed = plaintext.withUnsafeBytes {
+            AgePayload.seal($0, key: key, firstChunk: nextChunk, lastChunk: last ? nextChunk + Int64(count) - 1 : nil)
         }
         nextChunk += Int64(count)
         try sealed.withUnsafeBytes { try write($0) }
@@ -269,6 +276,79 @@ public final class AgeDecryptingReader: @unchecked Sendable {
                 throw AgeError(kind: .payload, message: "chunk \(first + Int64(i)) of the encrypted file does not authenticate: the file is damaged, truncated or was changed")
             }
             return chunk
+        }
+    }
+}
+
+/// Random access to one age encryption of a plaintext that `read` reads: the file key, header and
+/// payload nonce are made once, and each chunk is sealed when a read needs it (several at once, on all
+/// cores). The same offsets read the same bytes for as long as this object lives, so the encrypted file
+/// can be hashed in one pass and sent in parts, in parallel, in another, without being written anywhere.
+/// The file key lives only in this object.
+public final class AgeEncryptingReader: @unchecked Sendable {
+    public typealias PlaintextReader = (_ buffer: UnsafeMutableRawBufferPointer, _ offset: Int64) throws -> Void
+
+    /// Bytes of the encrypted file.
+    public let size: Int64
+    /// Bytes of plaintext.
+    public let plaintextSize: Int64
+    private let prefix: [UInt8]
+    private let key: [UInt8]
+    private let chunkCount: Int64
+    private let readPlaintext: PlaintextReader
+
+    /// Encrypts to `recipients` the `plaintextSize` bytes that `read` reads (a range at a time, from any thread).
+    public init(recipients: [AgeRecipient], plaintextSize: Int64, read: @escaping PlaintextReader) throws {
+        precondition(plaintextSize >= 0)
+        let fileKey = Crypto.random(16)
+        let nonce = Crypto.random(AgePayload.nonceSize)
+        prefix = try AgeHeader.make(fileKey: fileKey, recipients: recipients) + nonce
+        key = AgePayload.key(fileKey: fileKey, nonce: nonce)
+        self.plaintextSize = plaintextSize
+        readPlaintext = read
+        // An empty plaintext is one empty (last) chunk, as age writes it.
+        chunkCount = max(1, (plaintextSize + Int64(AgePayload.chunkSize) - 1) / Int64(AgePayload.chunkSize))
+        size = Int64(prefix.count) + plaintextSize + chunkCount * Int64(AgePayload.tagSize)
+    }
+
+    /// Reads exactly `buffer.count` bytes of the encrypted file at `offset`.
+    public func read(_ buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
+        guard offset >= 0, offset + Int64(buffer.count) <= size else {
+            throw AgeError(kind: .payload, message: "a read past the end of the encrypted file")
+        }
+        var done = 0
+        // The header and nonce.
+        if offset < Int64(prefix.count) {
+            let count = min(prefix.count - Int(offset), buffer.count)
+            prefix.withUnsafeBytes { source in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[Int(offset)..<(Int(offset) + count)]))
+            }
+            done = count
+        }
+        guard done < buffer.count else { return }
+        // The sealed chunks the rest of the range falls in, sealed now.
+        let payloadOffset = offset + Int64(done) - Int64(prefix.count)
+        let sealedSize = Int64(AgePayload.sealedChunkSize)
+        let first = payloadOffset / sealedSize
+        let last = (payloadOffset + Int64(buffer.count - done) - 1) / sealedSize
+        let sealed = try seal(first...last)
+        let skip = Int(payloadOffset - first * sealedSize)
+        sealed.withUnsafeBytes { source in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[done...])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[skip..<(skip + buffer.count - done)]))
+        }
+    }
+
+    /// The chunks `indices`, sealed, one after another.
+    private func seal(_ indices: ClosedRange<Int64>) throws -> [UInt8] {
+        let chunkSize = Int64(AgePayload.chunkSize)
+        let plainStart = indices.lowerBound * chunkSize
+        let plainEnd = min(plaintextSize, (indices.upperBound + 1) * chunkSize)
+        var plaintext = [UInt8](repeating: 0, count: Int(plainEnd - plainStart))
+        if !plaintext.isEmpty { try plaintext.withUnsafeMutableBytes { try readPlaintext($0, plainStart) } }
+        return plaintext.withUnsafeBytes {
+            AgePayload.seal($0, key: key, firstChunk: indices.lowerBound, lastChunk: chunkCount - 1)
         }
     }
 }

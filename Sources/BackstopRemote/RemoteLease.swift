@@ -1,5 +1,6 @@
 import BackstopCore
 import BackstopCodec
+import BackstopStore
 import Foundation
 
 /// A lease on a remote store (`lock.json`): one run at a time may change it (prune). Created with
@@ -37,11 +38,7 @@ public final class RemoteLease: @unchecked Sendable {
                       acquiredAt: Timestamp.rfc3339(now), expiresAt: Timestamp.rfc3339(now.addingTimeInterval(ttl)))
     }
 
-    static func encode(_ record: Record) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(record) + Data("\n".utf8)
-    }
+    static func encode(_ record: Record) throws -> Data { try StoreJSON.encode(record) }
 
     /// Takes the lease, waiting up to `wait` seconds for a live holder. Throws ``BackstopError/locked(what:holder:waited:)``.
     public static func acquire(_ store: RemoteStore, ttl: TimeInterval = 600, wait: TimeInterval) throws -> RemoteLease {

@@ -150,11 +150,8 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
     func invalidate() { cache.withLock { $0 = (nil, [:]) } }
 
     public func aliases() throws -> [DatabaseAlias] {
-        struct File: Codable { var aliases: [DatabaseAlias] }
         guard let data = try client.get(where_.key("aliases.json")) else { return [] }
-        do { return try JSONDecoder().decode(File.self, from: data).aliases } catch {
-            throw BackstopError.invalidInput("\(location)/aliases.json cannot be read: \(error)")
-        }
+        return try DatabaseAlias.decodeFile(data, source: "\(location)/aliases.json")
     }
 
     public func openStored(_ manifest: Manifest) throws -> SnapshotBytes {
@@ -172,11 +169,13 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
 
     /// What the server says of a snapshot's data file without reading it: its size, and its SHA-256: the
     /// one the server computed (objects uploaded in one piece), else the one recorded at upload
-    /// (`x-amz-meta-backstop-sha256`, which the server checked part by part). Nil when there is no file.
-    public func storedSummary(_ manifest: Manifest) throws -> (size: Int64, sha256: String?, computedByServer: Bool)? {
-        guard let object = try client.head(where_.key(manifest.file)) else { return nil }
-        if let computed = object.checksumSHA256 { return (object.size, computed, true) }
-        return (object.size, object.metadata["backstop-sha256"], false)
+    /// (`x-amz-meta-backstop-sha256`, which the server checked part by part).
+    public func storedSummary(_ manifest: Manifest) throws -> StoredSummary? {
+        let key = where_.key(manifest.file)
+        guard let object = try client.head(key) else {
+            throw BackstopError.snapshotGone(id: manifest.id, file: client.describe(key))
+        }
+        return StoredSummary(size: object.size, sha256: object.checksumSHA256 ?? object.metadata["backstop-sha256"])
     }
 
     // MARK: - Writing
@@ -188,22 +187,38 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         case present
     }
 
-    /// Copies one snapshot from `source` (the data file first, checked, then the manifest, never over
-    /// another one). Idempotent; an interrupted upload of a large file resumes with the parts already sent.
+    /// Copies one snapshot from `source` as it is stored there (the data file first, checked, then the
+    /// manifest, never over another one). Idempotent; an interrupted upload of a large file resumes with
+    /// the parts already sent.
     public func push(_ manifest: Manifest, from source: any SnapshotRepository,
                      progress: ((Int64, Int64) -> Void)? = nil) throws -> PushOutcome {
+        try push(manifest, data: { try source.openStored(manifest) }, resumable: true, progress: progress)
+    }
+
+    /// True when the replica holds the snapshot `manifest` describes (however it is encrypted there);
+    /// refused when it holds another snapshot under the same id.
+    public func holds(_ manifest: Manifest) throws -> Bool {
         let manifestKey = where_.key(Manifest.manifestName(for: manifest.id))
-        if try client.head(manifestKey) != nil {
-            try confirmSame(manifest, at: manifestKey)
-            return .present
-        }
+        guard try client.head(manifestKey) != nil else { return false }
+        try confirmSame(manifest, at: manifestKey)
+        return true
+    }
+
+    /// Uploads the data file that `data` opens, which `manifest` describes as the replica will hold it (the
+    /// local file, or a copy encrypted for the replica), then the manifest. `resumable`: the same bytes
+    /// would be read again on another run, so an interrupted upload of the key is continued; otherwise it is
+    /// aborted and the upload starts over.
+    public func push(_ manifest: Manifest, data: () throws -> SnapshotBytes, resumable: Bool,
+                     progress: ((Int64, Int64) -> Void)? = nil) throws -> PushOutcome {
+        if try holds(manifest) { return .present }
+        let manifestKey = where_.key(Manifest.manifestName(for: manifest.id))
         let dataKey = where_.key(manifest.file)
         var resumed = 0
         if let existing = try client.head(dataKey), existing.size == manifest.compressedBytes,
            existing.metadata["backstop-sha256"] == manifest.compressedSha256 {
             progress?(manifest.compressedBytes, manifest.compressedBytes)
         } else {
-            let stored = try source.openStored(manifest)
+            let stored = try data()
             defer { stored.close() }
             guard stored.size == manifest.compressedBytes else {
                 throw BackstopError.verificationFailed(id: manifest.id, reason: "its data file has \(stored.size) bytes, the manifest says \(manifest.compressedBytes); it was not pushed")
@@ -219,18 +234,24 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
                 expectedETag = S3Digest.hex(S3Digest.md5(body))
                 progress?(stored.size, stored.size)
             } else {
-                (expectedETag, resumed) = try uploadInParts(manifest, key: dataKey, from: stored, progress: progress)
+                (expectedETag, resumed) = try uploadInParts(manifest, key: dataKey, from: stored, resumable: resumable, progress: progress)
             }
             Fault.point("push.after-data")
             guard let uploaded = try client.head(dataKey) else {
                 throw BackstopError.remote("\(client.describe(dataKey)) is missing right after its upload; nothing was listed", status: nil, code: nil, remedy: nil)
             }
-            let etagOK = uploaded.etag.isEmpty || !uploaded.etag.allSatisfy({ $0.isHexDigit || $0 == "-" }) || uploaded.etag == expectedETag
-            guard uploaded.size == manifest.compressedBytes, etagOK,
-                  uploaded.metadata["backstop-sha256"].map({ $0 == manifest.compressedSha256 }) ?? true else {
+            var differences: [String] = []
+            if uploaded.size != manifest.compressedBytes { differences.append("\(uploaded.size) bytes instead of \(manifest.compressedBytes)") }
+            if !uploaded.etag.isEmpty, uploaded.etag.allSatisfy({ $0.isHexDigit || $0 == "-" }), uploaded.etag != expectedETag {
+                differences.append("ETag \(uploaded.etag) instead of \(expectedETag)")
+            }
+            if let recorded = uploaded.metadata["backstop-sha256"], recorded != manifest.compressedSha256 {
+                differences.append("the SHA-256 recorded with it is another file's")
+            }
+            guard differences.isEmpty else {
                 try? client.delete(dataKey)
                 throw BackstopError.remote(
-                    "\(client.describe(dataKey)) does not match what was sent (size \(uploaded.size) of \(manifest.compressedBytes), ETag \(uploaded.etag) instead of \(expectedETag)); it was removed and the snapshot was not listed",
+                    "\(client.describe(dataKey)) does not match what was sent (\(differences.joined(separator: ", "))); it was removed and the snapshot was not listed",
                     status: nil, code: nil, remedy: .checkConnection(client.endpoint.url.absoluteString))
             }
         }
@@ -262,20 +283,22 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         try confirmSame(manifest, at: key)
     }
 
-    /// The manifest at `key` describes the same snapshot (same data) as `manifest`.
+    /// The manifest at `key` describes the same snapshot as `manifest`: the same image, compressed into the
+    /// same gzip stream (encrypted or not, to whichever keys).
     private func confirmSame(_ manifest: Manifest, at key: String) throws {
         guard let data = try client.get(key) else { return }
         let there = try? Manifest.decode(data)
-        guard let there, there.id == manifest.id, there.sha256 == manifest.sha256, there.compressedSha256 == manifest.compressedSha256,
-              there.file == manifest.file else {
+        guard let there, there.id == manifest.id, there.sha256 == manifest.sha256, there.dbBytes == manifest.dbBytes,
+              there.gzipSha256 == manifest.gzipSha256 else {
             throw BackstopError.refused("\(client.describe(key)) already holds another snapshot \(manifest.id); it was left as it is and nothing was pushed",
                                         remedy: nil)
         }
     }
 
-    /// Multipart upload with at most `parallelism` parts in memory; resumes an unfinished upload of the
-    /// same key (parts whose MD5 matches are not sent again). Returns the expected ETag and the parts reused.
-    private func uploadInParts(_ manifest: Manifest, key: String, from stored: SnapshotBytes,
+    /// Multipart upload with at most `parallelism` parts in memory; with `resumable`, continues an
+    /// unfinished upload of the same key (parts whose MD5 matches are not sent again), else aborts it.
+    /// Returns the expected ETag and the parts reused.
+    private func uploadInParts(_ manifest: Manifest, key: String, from stored: SnapshotBytes, resumable: Bool,
                                progress: ((Int64, Int64) -> Void)?) throws -> (String, Int) {
         let size = stored.size
         // S3 allows 10,000 parts: larger files get larger parts (whole MiB).
@@ -283,9 +306,13 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         let count = Int((size + partSize - 1) / partSize)
         var uploadID: String?
         var found: [Int: S3Client.Part] = [:]
-        if let unfinished = try client.listMultipartUploads(prefix: key).filter({ $0.key == key }).max(by: { ($0.initiated ?? .distantPast) < ($1.initiated ?? .distantPast) }) {
-            uploadID = unfinished.id
-            for part in try client.listParts(key, uploadID: unfinished.id) { found[part.number] = part }
+        let unfinished = try client.listMultipartUploads(prefix: key).filter { $0.key == key }
+        if resumable, let latest = unfinished.max(by: { ($0.initiated ?? .distantPast) < ($1.initiated ?? .distantPast) }) {
+            uploadID = latest.id
+            for part in try client.listParts(key, uploadID: latest.id) { found[part.number] = part }
+        } else {
+            // Its parts hold other bytes (another encryption), and its recorded SHA-256 is another file's.
+            for upload in unfinished { try client.abortMultipartUpload(key, uploadID: upload.id) }
         }
         let id = try uploadID ?? client.createMultipartUpload(key, metadata: ["backstop-sha256": manifest.compressedSha256])
         let md5s = Mutex<[Int: [UInt8]]>([:])
@@ -345,10 +372,7 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
     /// Copies the local store's record of moved databases, so that a restore from the replica finds them.
     public func pushAliases(_ aliases: [DatabaseAlias]) throws {
         guard !aliases.isEmpty, try self.aliases() != aliases else { return }
-        struct File: Codable { var aliases: [DatabaseAlias] }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        _ = try client.put(where_.key("aliases.json"), body: try encoder.encode(File(aliases: aliases)), contentType: "application/json")
+        _ = try client.put(where_.key("aliases.json"), body: try DatabaseAlias.encodeFile(aliases), contentType: "application/json")
     }
 
     /// Removes a snapshot: the manifest first, so a half-removed snapshot is never listed.

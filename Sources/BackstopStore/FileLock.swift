@@ -19,12 +19,31 @@ public final class FileLock {
     /// What the lock protects, in words ("the snapshot store /var/backups/app").
     public let what: String
 
+    /// False for a lock taken on a file that holds something else (a manifest): no holder record is written.
+    private let keepsRecord: Bool
+
     /// Takes the lock, waiting up to `wait` seconds. Throws ``BackstopError/locked(what:holder:waited:)``.
-    public init(path: String, mode: Mode, wait: TimeInterval, what: String) throws {
+    public convenience init(path: String, mode: Mode, wait: TimeInterval, what: String) throws {
+        try self.init(fd: try FileLock.openLockFile(path), path: path, mode: mode, wait: wait, what: what, keepsRecord: true)
+    }
+
+    /// Locks a file that exists for its own sake (a snapshot's manifest, while it is pushed), read-only and
+    /// never through a symbolic link; nothing is written to it. Nil when the file is gone.
+    public static func onExisting(_ path: String, mode: Mode, wait: TimeInterval, what: String) throws -> FileLock? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw BackstopError.posix("open", path)
+        }
+        return try FileLock(fd: fd, path: path, mode: mode, wait: wait, what: what, keepsRecord: false)
+    }
+
+    private init(fd: Int32, path: String, mode: Mode, wait: TimeInterval, what: String, keepsRecord: Bool) throws {
         self.path = path
         self.mode = mode
         self.what = what
-        fd = try FileLock.openLockFile(path)
+        self.fd = fd
+        self.keepsRecord = keepsRecord
         let operation = (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB
         let start = Date()
         while flock(fd, operation) != 0 {
@@ -35,12 +54,13 @@ public final class FileLock {
             }
             let waited = Date().timeIntervalSince(start)
             if waited >= wait {
-                let holder = FileLock.describeHolder(fd: fd)
+                let holder = keepsRecord ? FileLock.describeHolder(fd: fd) : "another Backstop run"
                 close(fd)
                 throw BackstopError.locked(what: what, holder: holder, waited: waited)
             }
             usleep(50_000)
         }
+        guard keepsRecord else { return }
         // A record left by an exclusive holder that is gone means that run was killed.
         if let record = FileLock.readRecord(fd: fd), let pid = record.pid, pid != getpid(),
            !ProcessInfo.isRunning(pid) {
@@ -78,7 +98,7 @@ public final class FileLock {
 
     public func release() {
         guard fd >= 0 else { return }
-        if mode == .exclusive { clearRecord() }
+        if mode == .exclusive && keepsRecord { clearRecord() }
         flock(fd, LOCK_UN)
         close(fd)
         fd = -1

@@ -103,6 +103,30 @@ public struct DatabaseAlias: Codable, Equatable, Sendable {
     public var adoptedAt: String
 
     enum CodingKeys: String, CodingKey { case from, to, adoptedAt = "adopted_at" }
+
+    /// `aliases.json`, in a local store or on a replica: `{"aliases": [...]}`.
+    private struct File: Codable { var aliases: [DatabaseAlias] }
+
+    /// Reads an `aliases.json`; `source` names it in the error.
+    public static func decodeFile(_ data: Data, source: String) throws -> [DatabaseAlias] {
+        do { return try JSONDecoder().decode(File.self, from: data).aliases } catch {
+            throw BackstopError.invalidInput("\(source) cannot be read: \(error)")
+        }
+    }
+
+    public static func encodeFile(_ aliases: [DatabaseAlias]) throws -> Data {
+        try StoreJSON.encode(File(aliases: aliases))
+    }
+}
+
+/// How the stores' JSON files are written (manifests, `aliases.json`, a replica's lease): pretty, keys
+/// sorted, slashes as they are, one line ending, so that they read well and compare byte for byte.
+public enum StoreJSON {
+    public static func encode<Value: Encodable>(_ value: Value) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value) + Data("\n".utf8)
+    }
 }
 
 extension SnapshotStore {
@@ -111,24 +135,14 @@ extension SnapshotStore {
     /// The recorded moves, in the order they were adopted.
     public func aliases() throws -> [DatabaseAlias] {
         guard FileSystem.exists(aliasesPath) else { return [] }
-        struct File: Codable { var aliases: [DatabaseAlias] }
-        do {
-            return try JSONDecoder().decode(File.self, from: try FileSystem.readSmallFile(aliasesPath, limit: 1 << 20)).aliases
-        } catch let error as BackstopError {
-            throw error
-        } catch {
-            throw BackstopError.invalidInput("\(aliasesPath) cannot be read: \(error)")
-        }
+        return try DatabaseAlias.decodeFile(try FileSystem.readSmallFile(aliasesPath, limit: 1 << 20), source: aliasesPath)
     }
 
     /// Records that snapshots of `old` are those of `new` (atomically; the caller holds the store's lock).
     public func adopt(from old: String, to new: String) throws {
-        struct File: Codable { var aliases: [DatabaseAlias] }
         var aliases = try self.aliases().filter { $0.from != old }
         aliases.append(DatabaseAlias(from: old, to: new, adoptedAt: Timestamp.rfc3339(Date())))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try FileSystem.writeAtomically(try encoder.encode(File(aliases: aliases)) + Data("\n".utf8), to: aliasesPath)
+        try FileSystem.writeAtomically(try DatabaseAlias.encodeFile(aliases), to: aliasesPath)
     }
 
     /// The path a database recorded as `path` is known by now, following recorded moves.

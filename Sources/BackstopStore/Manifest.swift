@@ -206,11 +206,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         return manifest
     }
 
-    public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
-    }
+    public func encoded() throws -> Data { try StoreJSON.encode(self) }
 }
 
 /// What SQLite's check of an image found (`PRAGMA quick_check` when a snapshot is taken).

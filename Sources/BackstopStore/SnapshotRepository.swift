@@ -24,6 +24,18 @@ public protocol SnapshotRepository: AnyObject, Sendable {
     func aliases() throws -> [DatabaseAlias]
     /// Random access to the data file as stored. A file that is gone is ``BackstopError/snapshotGone(id:file:)``.
     func openStored(_ manifest: Manifest) throws -> SnapshotBytes
+    /// What the store can say of a data file without reading it (a replica: its size and the SHA-256 the
+    /// server holds); nil when it has to be read (a local file, which is cheap to read). A file that is gone
+    /// is ``BackstopError/snapshotGone(id:file:)``.
+    func storedSummary(_ manifest: Manifest) throws -> StoredSummary?
+}
+
+/// A data file's size and SHA-256 as a store holds them, without reading the file.
+public struct StoredSummary: Sendable, Equatable {
+    public var size: Int64
+    /// Nil when the store holds none: the file must be read and hashed.
+    public var sha256: String?
+    public init(size: Int64, sha256: String?) { self.size = size; self.sha256 = sha256 }
 }
 
 extension SnapshotRepository {

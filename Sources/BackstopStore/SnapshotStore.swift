@@ -63,6 +63,14 @@ public final class SnapshotStore: SnapshotRepository {
         try FileLock(path: lockPath, mode: mode, wait: wait, what: "the snapshot store \(path)")
     }
 
+    /// Held while a snapshot is pushed to a replica, so that two runs never upload the same snapshot at
+    /// once (a copy encrypted for a replica differs from run to run): a lock on its data file, which is
+    /// never rewritten (a pin rewrites the manifest) and which nothing else locks. Nil when the snapshot
+    /// was removed meanwhile.
+    public func lockForPush(_ manifest: Manifest, wait: TimeInterval) throws -> FileLock? {
+        try FileLock.onExisting(dataPath(manifest), mode: .exclusive, wait: wait, what: "the push of snapshot \(manifest.id)")
+    }
+
     // MARK: - Reading
 
     /// Every complete snapshot, in the order they were committed, and the files that are not complete snapshots.
@@ -100,6 +108,9 @@ public final class SnapshotStore: SnapshotRepository {
         snapshots.sort(by: Manifest.committedBefore)
         return (snapshots, problems.sorted { $0.file < $1.file })
     }
+
+    /// A local file is read to be checked: nothing is known of it without reading.
+    public func storedSummary(_ manifest: Manifest) throws -> StoredSummary? { nil }
 
     /// The data file, opened once without following links; it stays readable while this is held, even
     /// if a prune removes it meanwhile.

@@ -92,6 +92,59 @@ final class AgeRoundTripTests: BackstopTestCase {
         XCTAssertEqual(hasher.finalizeHex(), whole.finalizeHex())
     }
 
+    /// The whole file an encrypting reader presents, read in pieces of `piece` bytes.
+    func readAll(_ r: AgeEncryptingReader, piece: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(r.size))
+        var offset = 0
+        while offset < out.count {
+            let n = min(piece, out.count - offset)
+            try out.withUnsafeMutableBytes { try r.read(UnsafeMutableRawBufferPointer(rebasing: $0[offset..<(offset + n)]), at: Int64(offset)) }
+            offset += n
+        }
+        return out
+    }
+
+    func encryptingReader(_ plaintext: [UInt8], to recipients: [AgeRecipient]) throws -> AgeEncryptingReader {
+        try AgeEncryptingReader(recipients: recipients, plaintextSize: Int64(plaintext.count)) { buffer, offset in
+            plaintext.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<(Int(offset) + buffer.count)])) }
+        }
+    }
+
+    /// An encryption read at random offsets, as an upload in parallel parts reads it: the same bytes at the
+    /// same offsets every time, an age file of the size age's format gives, which decrypts to the plaintext.
+    func testEncryptingReaderIsAStableAgeFileAtEveryOffset() throws {
+        let identity = AgeIdentity.generate()
+        let chunk = AgePayload.chunkSize
+        for size in [0, 1, chunk - 1, chunk, chunk + 1, 40 * chunk + 123] {
+            let plaintext = Self.pseudoRandom(size, seed: UInt64(size) + 5)
+            let r = try encryptingReader(plaintext, to: [identity.recipient!])
+            XCTAssertEqual(r.plaintextSize, Int64(size))
+            let whole = try readAll(r, piece: 1 << 20)
+            XCTAssertEqual(whole.count, Int(r.size))
+            let headerLength = try AgeHeader.read(size: Int64(whole.count)) { buffer, offset in
+                whole.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<(Int(offset) + buffer.count)])) }
+            }.length
+            XCTAssertEqual(whole.count, headerLength + 16 + size + 16 * max(1, (size + chunk - 1) / chunk), "size \(size)")
+            XCTAssertEqual(try decrypt(whole, [identity]), plaintext, "size \(size)")
+            // Odd pieces (boundaries inside the header, the nonce and chunks) read the same bytes.
+            XCTAssertEqual(try readAll(r, piece: 7919), whole, "size \(size)")
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<50 where !whole.isEmpty {
+                let offset = Int.random(in: 0..<whole.count, using: &generator)
+                let count = Int.random(in: 0...min(300_000, whole.count - offset), using: &generator)
+                var buffer = [UInt8](repeating: 0, count: count)
+                try buffer.withUnsafeMutableBytes { try r.read($0, at: Int64(offset)) }
+                XCTAssertEqual(buffer[...], whole[offset..<(offset + count)], "size \(size) at \(offset)+\(count)")
+            }
+            var past = [UInt8](repeating: 0, count: 2)
+            XCTAssertThrowsError(try past.withUnsafeMutableBytes { try r.read($0, at: r.size - 1) })
+        }
+        // A new reader is a new encryption (a new file key): never the same bytes twice.
+        let plaintext = Self.pseudoRandom(1000, seed: 1)
+        XCTAssertNotEqual(try readAll(try encryptingReader(plaintext, to: [identity.recipient!]), piece: 4096),
+                          try readAll(try encryptingReader(plaintext, to: [identity.recipient!]), piece: 4096))
+    }
+
     func testDamageTruncationAndWrongKeysAreErrorsNeverPlaintext() throws {
         let identity = AgeIdentity.generate()
         let plaintext = Self.pseudoRandom(3 * AgePayload.chunkSize + 10, seed: 11)
@@ -165,6 +218,20 @@ final class AgeRoundTripTests: BackstopTestCase {
         // And age says the same as Backstop about the public key.
         let derived = try run(Self.keygen, ["-y", path("key.txt")])
         XCTAssertEqual(derived.stdout.trimmingCharacters(in: .whitespacesAndNewlines), identity.recipient!.description)
+    }
+
+    func testTheAgeCLIDecryptsWhatTheEncryptingReaderReads() throws {
+        try requireAgeCLI()
+        XCTAssertEqual(try run(Self.keygen, ["-o", path("key.txt")]).status, 0)
+        let recipient = try AgeRecipient.parse(try run(Self.keygen, ["-y", path("key.txt")]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        for size in [0, 3 * AgePayload.chunkSize + 77] {
+            let plaintext = Self.pseudoRandom(size, seed: UInt64(size) + 3)
+            try Data(try readAll(try encryptingReader(plaintext, to: [recipient]), piece: 10_000)).write(to: URL(fileURLWithPath: path("r.age")))
+            unlink(path("r.out"))
+            let result = try run(Self.age, ["-d", "-i", path("key.txt"), "-o", path("r.out"), path("r.age")])
+            XCTAssertEqual(result.status, 0, "size \(size): \(result.stderr)")
+            XCTAssertEqual(FileManager.default.contents(atPath: path("r.out")).map { [UInt8]($0) } ?? [], plaintext, "size \(size)")
+        }
     }
 
     func testBackstopDecryptsWhatTheAgeCLIEncrypts() throws {

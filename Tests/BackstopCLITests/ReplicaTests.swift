@@ -1,3 +1,4 @@
+import BackstopCodec
 import BackstopKit
 import BackstopTestSupport
 import Foundation
@@ -113,6 +114,204 @@ final class ReplicaTests: BackstopTestCase {
         XCTAssertEqual(try contentDigest(path("copy.db")), try contentDigest(path("app.db")))
         let verify = try run(["verify", "--from", "offsite", "--deep", "--identity", path("key.txt")])
         XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+    }
+
+    /// A new key pair; returns its public key.
+    func generateKey(_ file: String) throws -> String {
+        let key = try backstop(["key", "generate", path(file)])
+        XCTAssertEqual(key.status, 0, key.stderr)
+        return key.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func writeConfig(_ text: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path("backstop.toml")))
+    }
+
+    /// A replica with recipients of its own gets every snapshot encrypted to them as it is uploaded (in
+    /// parts, for a large one), while the local store keeps its plain files and nothing is written beside
+    /// them; standard tools (age, gzip) read the replica's copy with the replica's key, and Backstop reads it
+    /// with the identity its table names.
+    func testAReplicaWithItsOwnRecipientsGetsEncryptedCopies() throws {
+        try makeLargeDatabase()
+        let recipient = try generateKey("offsite.key")
+        try writeConfig("""
+            db = "app.db"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/enc"
+            recipients = ["\(recipient)"]
+            """)
+        let snap = try run(["snapshot", "--json"])
+        XCTAssertEqual(snap.status, 0, snap.stderr)
+        let snapshotDocument = try document(snap, schema: "snapshot")
+        let local = snapshotDocument["snapshot"] as! [String: Any]
+        let id = local["id"] as! String
+        let pushed = (snapshotDocument["pushed"] as! [[String: Any]])[0]
+        XCTAssertEqual(pushed["pushed"] as? [String], [id])
+        XCTAssertEqual(pushed["encrypted_for_replica"] as? [String], [id])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("app.db.backstop")).sorted(),
+                       ["\(id).json", "\(id).sqlite.gz", "journal.jsonl", "lock", "sequence"].sorted(),
+                       "the local store holds something else than its plain snapshot")
+
+        let client = try server.client(bucket: bucket)
+        XCTAssertEqual(try client.list(prefix: "enc/").map(\.key).sorted(), ["enc/\(id).json", "enc/\(id).sqlite.gz.age"])
+        let manifest = try JSONSerialization.jsonObject(with: try XCTUnwrap(client.get("enc/\(id).json"))) as! [String: Any]
+        XCTAssertEqual(manifest["file"] as? String, "\(id).sqlite.gz.age")
+        XCTAssertEqual(manifest["sha256"] as? String, local["sha256"] as? String)
+        let encryption = try XCTUnwrap(manifest["encryption"] as? [String: Any])
+        XCTAssertEqual(encryption["recipients"] as? [String], [recipient])
+        XCTAssertEqual(encryption["gzip_sha256"] as? String, local["compressed_sha256"] as? String)
+        XCTAssertNotEqual(manifest["compressed_sha256"] as? String, local["compressed_sha256"] as? String)
+        // age then gzip, with the replica's key, give the image; the file is the one the manifest describes.
+        let object = try XCTUnwrap(client.get("enc/\(id).sqlite.gz.age"))
+        XCTAssertEqual(Int64(object.count), (manifest["compressed_bytes"] as? NSNumber)?.int64Value)
+        try object.write(to: URL(fileURLWithPath: path("copy.age")))
+        let image = try run("/bin/sh", ["-c", "age -d -i offsite.key copy.age | gzip -dc | sha256sum; sha256sum < copy.age"])
+        XCTAssertEqual(image.status, 0, image.stderr)
+        let sums = image.stdout.split(separator: "\n").map { String($0.prefix(64)) }
+        XCTAssertEqual(sums, [local["sha256"] as! String, manifest["compressed_sha256"] as! String])
+
+        // Read back: without the key nothing is restored (9); with the replica's identity in its table,
+        // verify --deep and restore work.
+        let refused = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")])
+        XCTAssertEqual(refused.status, 9, refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("copy.db")))
+        try writeConfig("""
+            db = "app.db"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/enc"
+            recipients = ["\(recipient)"]
+            identity = "offsite.key"
+            """)
+        let verify = try run(["verify", "--from", "offsite", "--deep"])
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+        let restore = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        let restored = SHA256Hasher()
+        restored.update(try Data(contentsOf: URL(fileURLWithPath: path("copy.db"))))
+        XCTAssertEqual(restored.finalizeHex(), local["sha256"] as? String, "the restored file is not the snapshot's image")
+        let again = try run(["push", "--json"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual((try document(again)["replicas"] as! [[String: Any]])[0]["already_there"] as? [String], [id])
+    }
+
+    /// A store encrypted to one key and a replica to another: the push decrypts with the store's identity on
+    /// the way, and refuses (9, nothing listed) without it. A replica encrypting to the store's own keys gets
+    /// the stored file as it is.
+    func testReencryptingForAReplicaNeedsTheStoresIdentity() throws {
+        try makeDatabase(rows: 500)
+        let storeKey = try generateKey("store.key")
+        let replicaKey = try generateKey("offsite.key")
+        try writeConfig("""
+            db = "app.db"
+            recipients = ["\(storeKey)"]
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/other"
+            recipients = ["\(replicaKey)"]
+
+            [replicas.same]
+            url = "s3://\(bucket)/same"
+            recipients = ["\(storeKey)"]
+            """)
+        let id = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        let refused = try run(["push", "--to", "offsite"])
+        XCTAssertEqual(refused.status, 9, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("snapshot \(id) is encrypted (to \(storeKey)) and no key was given to decrypt it"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--identity FILE"), refused.stderr)
+        let client = try server.client(bucket: bucket)
+        XCTAssertEqual(try client.list(prefix: "other/").map(\.key), [], "something was uploaded")
+
+        let push = try run(["push", "--json", "--identity", path("store.key")])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let replicas = try document(push, schema: "push")["replicas"] as! [[String: Any]]
+        XCTAssertEqual(replicas.map { $0["name"] as! String }, ["offsite", "same"])
+        XCTAssertEqual(replicas.map { $0["pushed"] as! [String] }, [[id], [id]])
+        XCTAssertEqual(replicas.map { $0["encrypted_for_replica"] as! [String] }, [[id], []])
+        // The replica's copy opens with its own key only.
+        let withStoreKey = try run(["restore", "--from", "offsite", id, "--to", path("copy.db"), "--identity", path("store.key")])
+        XCTAssertEqual(withStoreKey.status, 9, withStoreKey.stderr)
+        let withReplicaKey = try run(["restore", "--from", "offsite", id, "--to", path("copy.db"), "--identity", path("offsite.key")])
+        XCTAssertEqual(withReplicaKey.status, 0, withReplicaKey.stderr)
+        XCTAssertEqual(try contentDigest(path("copy.db")), try contentDigest(path("app.db")))
+        // Same keys: the very file the store holds.
+        let stored = try Data(contentsOf: URL(fileURLWithPath: path("app.db.backstop/\(id).sqlite.gz.age")))
+        XCTAssertEqual(try client.get("same/\(id).sqlite.gz.age"), stored)
+    }
+
+    /// A push encrypting for the replica, killed mid-upload: its parts hold bytes no other run can produce
+    /// again, so the next push starts over (none reused), leaves no unfinished upload, and the copy verifies.
+    func testAnInterruptedEncryptedPushStartsOver() throws {
+        try makeLargeDatabase()
+        let recipient = try generateKey("offsite.key")
+        try writeConfig("""
+            db = "app.db"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/enc"
+            recipients = ["\(recipient)"]
+            identity = "offsite.key"
+            """)
+        let id = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        var env = server.environment()
+        env["BACKSTOP_FAULT"] = "push.after-part:stop"
+        let child = try spawnBackstop(["push"], environment: env)
+        XCTAssertTrue(child.waitUntilStopped(), "push never reached a part: \(child.stderr)")
+        child.signal(SIGKILL)
+        XCTAssertEqual(child.wait().signal, SIGKILL)
+        let client = try server.client(bucket: bucket)
+        XCTAssertEqual(try client.listMultipartUploads(prefix: "enc/").count, 1, "no upload was under way when the push was killed")
+
+        let push = try run(["push", "--json"])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let replica = (try document(push)["replicas"] as! [[String: Any]])[0]
+        XCTAssertEqual(replica["pushed"] as? [String], [id])
+        XCTAssertEqual(replica["resumed_parts"] as? Int, 0)
+        XCTAssertEqual(try client.listMultipartUploads(prefix: "enc/").count, 0, "the interrupted upload was left behind")
+        let verify = try run(["verify", "--from", "offsite", "--deep"])
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+    }
+
+    /// A replica encrypted with a passphrase of its own: the copy is age's scrypt kind (one recipient,
+    /// "passphrase"), and the replica's passphrase file reads it back.
+    func testAReplicaWithItsOwnPassphrase() throws {
+        try makeDatabase(rows: 200)
+        try Data("correct horse battery staple\n".utf8).write(to: URL(fileURLWithPath: path("offsite.pass")))
+        try writeConfig("""
+            db = "app.db"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/pass"
+            passphrase_file = "offsite.pass"
+            passphrase_work_factor = 10
+            """)
+        let id = try takeSnapshot("app.db", [], environment: server.environment())
+        let manifest = try JSONSerialization.jsonObject(with: try XCTUnwrap(try server.client(bucket: bucket).get("pass/\(id).json"))) as! [String: Any]
+        XCTAssertEqual((manifest["encryption"] as? [String: Any])?["recipients"] as? [String], ["passphrase"])
+        let restore = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")])
+        XCTAssertEqual(restore.status, 0, restore.stderr)
+        XCTAssertEqual(try contentDigest(path("copy.db")), try contentDigest(path("app.db")))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("app.db.backstop/\(id).sqlite.gz")), "the local snapshot is not plain")
+    }
+
+    /// Two runs pushing the same snapshot (a cron push and a snapshot's own): the second waits for the
+    /// first, then exits 5 naming the push, uploading nothing; once the first is done, it is there.
+    func testTwoRunsNeverPushTheSameSnapshotAtOnce() throws {
+        try makeDatabase(rows: 100)
+        let id = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        var env = server.environment()
+        env["BACKSTOP_FAULT"] = "push.after-data:stop"
+        let first = try spawnBackstop(["push"], environment: env)
+        XCTAssertTrue(first.waitUntilStopped(), "the push never uploaded its data: \(first.stderr)")
+        let second = try run(["push", "--lock-wait", "0.5"])
+        XCTAssertEqual(second.status, 5, second.stderr)
+        XCTAssertTrue(second.stderr.contains("the push of snapshot \(id) is locked by another Backstop run"), second.stderr)
+        first.resume()
+        XCTAssertEqual(first.wait().status, 0, first.stderr)
+        let third = try run(["push", "--json"])
+        XCTAssertEqual(third.status, 0, third.stderr)
+        XCTAssertEqual((try document(third)["replicas"] as! [[String: Any]])[0]["already_there"] as? [String], [id])
     }
 
     /// Support staff bring back rows from the off-site copy; the pre-recover snapshot stays local.

@@ -56,7 +56,7 @@ public final class S3TestServer: @unchecked Sendable {
                                  "-filer.port=\(p + 6)", "-filer.port.grpc=\(p + 7)", "-admin.ui=false", "-admin.port=\(p + 8)",
                                  "-admin.port.grpc=\(p + 9)", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0"]
             let log = FileHandle(forWritingAtPath: directory + "/weed.log") ?? {
-                FileManager.default.createFile(atPath: directory + "/weed.log", contents: nil)
+                _ = FileManager.default.createFile(atPath: directory + "/weed.log", contents: nil)
                 return FileHandle(forWritingAtPath: directory + "/weed.log")!
             }()
             log.seekToEndOfFile()

@@ -21,6 +21,12 @@ extension Backstop {
             it again after a failure, and it sends what is missing, resuming a large upload where it stopped.
             'backstop snapshot' pushes each new snapshot by itself (--no-push skips that).
 
+            A replica with recipients of its own (recipients, recipients_file or passphrase_file in its
+            [replicas.NAME]) gets every snapshot encrypted to them with age as it is uploaded, nothing written
+            locally; a snapshot the store holds encrypted to other keys is decrypted on the way with the
+            store's identity (--identity, BACKSTOP_IDENTITY or identity in backstop.toml). Read such a
+            replica with its identity ('identity' in its table, or --identity).
+
             \(ExitStatus.helpTable)
             """))
 
@@ -87,13 +93,16 @@ extension Backstop {
                     let bar = output.progress("push to \(settings.name)")
                     let report = try Replicator.push(from: store, to: remote, database: FileSystem.absolute(resolved.database), only: only,
                                                      policy: policy, lockWait: lockWait,
-                                                     progress: bar.map { bar in { _, done, total in bar.update(.uploading, done, total) } },
+                                                     progress: bar.map { bar in { _, phase, done, total in bar.update(phase, done, total) } },
                                                      notify: output.notifier)
                     bar?.finish()
                     outcomes.append(Outcome(settings: settings, location: location, report: report, status: .success))
                     if !output.json {
                         let pushed = report.pushed.count
                         var line = "pushed \(pushed) snapshot\(pushed == 1 ? "" : "s") (\(ByteCount.format(report.bytes))) to \(settings.name) (\(location))"
+                        if !report.encrypted.isEmpty {
+                            line += report.encrypted.count == pushed ? ", encrypted to its recipients" : ", \(report.encrypted.count) of them encrypted to its recipients"
+                        }
                         if !report.present.isEmpty { line += "; \(report.present.count) already there" }
                         if report.resumedParts > 0 { line += "; resumed an interrupted upload (\(report.resumedParts) parts were there)" }
                         if !report.skipped.isEmpty { line += "; \(report.skipped.count) not sent (its policy would remove them)" }
@@ -123,6 +132,7 @@ struct PushJSON: Encodable {
         var pushed: [String]
         var alreadyThere: [String]
         var skippedByPolicy: [String]
+        var encryptedForReplica: [String]
         var bytes: Int64
         var resumedParts: Int
         @Null var error: String?
@@ -134,13 +144,15 @@ struct PushJSON: Encodable {
             pushed = outcome.report?.pushed.map(\.id) ?? []
             alreadyThere = outcome.report?.present.map(\.id) ?? []
             skippedByPolicy = outcome.report?.skipped.map(\.id) ?? []
+            encryptedForReplica = outcome.report?.encrypted.map(\.id) ?? []
             bytes = outcome.report?.bytes ?? 0
             resumedParts = outcome.report?.resumedParts ?? 0
             error = outcome.error
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, location, ok, pushed, alreadyThere = "already_there", skippedByPolicy = "skipped_by_policy", bytes
+            case name, location, ok, pushed, alreadyThere = "already_there", skippedByPolicy = "skipped_by_policy"
+            case encryptedForReplica = "encrypted_for_replica", bytes
             case resumedParts = "resumed_parts", error
         }
     }

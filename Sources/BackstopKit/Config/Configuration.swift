@@ -39,11 +39,22 @@ public struct Configuration: Sendable {
         public init(db: String? = nil, store: String? = nil, migrations: String? = nil, policy: String? = nil) {
             self.db = db; self.store = store; self.migrations = migrations; self.policy = policy
         }
+
+        /// Its encryption keys, as one value.
+        var encryption: EncryptionEntry {
+            get {
+                EncryptionEntry(recipients: recipients, recipientsFile: recipientsFile, passphraseFile: passphraseFile,
+                                passphraseWorkFactor: passphraseWorkFactor, identity: identity)
+            }
+            set {
+                recipients = newValue.recipients; recipientsFile = newValue.recipientsFile; passphraseFile = newValue.passphraseFile
+                passphraseWorkFactor = newValue.passphraseWorkFactor; identity = newValue.identity
+            }
+        }
     }
 
     public static let fileName = "backstop.toml"
-    static let keys: Set<String> = ["db", "store", "migrations", "policy", "recipients", "recipients_file",
-                                     "passphrase_file", "passphrase_work_factor", "identity", "replicas"]
+    static let keys: Set<String> = Set(["db", "store", "migrations", "policy", "replicas"]).union(EncryptionEntry.keys)
 
     public var file: String?
     public var defaults: Entry
@@ -97,19 +108,10 @@ public struct Configuration: Sendable {
                         throw BackstopError.invalidInput("\(path):\(item.line): unknown key '\(item.key)'; expected one of \(keyList)")
                     }
                     let at = "\(path):\(item.line)"
+                    if try entry.encryption.parse(item, at: at, base: base) { continue }
                     switch item.key {
-                    case "recipients":
-                        entry.recipients = try strings(item.value, at: at, key: item.key, what: "age public keys (age1…)")
                     case "replicas":
                         entry.replicas = try strings(item.value, at: at, key: item.key, what: "names of [replicas.NAME] tables")
-                    case "identity":
-                        entry.identity = try strings(item.value, at: at, key: item.key, what: "paths of identity files")
-                            .map { FileSystem.absolute($0, relativeTo: base) }
-                    case "passphrase_work_factor":
-                        guard case .integer(let factor) = item.value, (1...Int64(AgeRecipient.maximumWorkFactor)).contains(factor) else {
-                            throw BackstopError.invalidInput("\(at): 'passphrase_work_factor' must be a whole number from 1 to \(AgeRecipient.maximumWorkFactor) (age's default is 18)")
-                        }
-                        entry.passphraseWorkFactor = Int(factor)
                     default:
                         guard case .string(let value) = item.value, !value.isEmpty else {
                             throw BackstopError.invalidInput("\(at): '\(item.key)' must be a non-empty string (a path)")
@@ -119,8 +121,6 @@ public struct Configuration: Sendable {
                         case "db": entry.db = absolute
                         case "store": entry.store = absolute
                         case "migrations": entry.migrations = absolute
-                        case "recipients_file": entry.recipientsFile = absolute
-                        case "passphrase_file": entry.passphraseFile = absolute
                         default: entry.policy = absolute
                         }
                     }
@@ -163,6 +163,7 @@ public struct Configuration: Sendable {
             guard ReplicaSettings.keys.contains(item.key) else {
                 throw BackstopError.invalidInput("\(at): unknown key '\(item.key)' in [replicas.\(name)]; expected one of \(ReplicaSettings.keys.sorted().joined(separator: ", "))")
             }
+            if try settings.encryption.parse(item, at: at, base: base) { continue }
             if item.key == "path_style" {
                 guard case .bool(let value) = item.value else { throw BackstopError.invalidInput("\(at): 'path_style' must be true or false") }
                 settings.pathStyle = value
@@ -183,6 +184,9 @@ public struct Configuration: Sendable {
         }
         guard !settings.url.isEmpty else {
             throw BackstopError.invalidInput("\(path):\(table.line): [replicas.\(name)] needs url = \"s3://bucket/prefix\"")
+        }
+        if settings.encryption.passphraseWorkFactor != nil && settings.encryption.passphraseFile == nil {
+            throw BackstopError.invalidInput("\(path):\(table.line): [replicas.\(name)] has passphrase_work_factor but no passphrase_file")
         }
         return settings
     }
@@ -280,8 +284,8 @@ public struct Target: Sendable, Equatable {
     /// to decrypt with from flags, then the named entry, then `BACKSTOP_IDENTITY` and
     /// `BACKSTOP_PASSPHRASE_FILE`, then the file.
     static func keySettings(_ overrides: Overrides, entry: Configuration.Entry, named: Bool, environment: [String: String]) -> KeySettings {
-        var keys = KeySettings(recipients: entry.recipients ?? [], recipientsFiles: entry.recipientsFile.map { [$0] } ?? [],
-                               encryptingPassphraseFile: entry.passphraseFile, passphraseWorkFactor: entry.passphraseWorkFactor)
+        var keys = entry.encryption.settings
+        keys.identityFiles = []
         let env = { (key: String) in path(key, in: environment) }
         if !overrides.identityFiles.isEmpty {
             keys.identityFiles = overrides.identityFiles.map { FileSystem.absolute($0) }
@@ -324,11 +328,7 @@ extension Configuration.Entry {
         var merged = Configuration.Entry(db: specific.db ?? general.db, store: specific.store ?? general.store,
                                          migrations: specific.migrations ?? general.migrations, policy: specific.policy ?? general.policy)
         // Whom to encrypt to is one setting: an entry that names any recipient replaces the file's whole.
-        let encryption = specific.recipients != nil || specific.recipientsFile != nil || specific.passphraseFile != nil ? specific : general
-        merged.recipients = encryption.recipients
-        merged.recipientsFile = encryption.recipientsFile
-        merged.passphraseFile = encryption.passphraseFile
-        merged.passphraseWorkFactor = encryption.passphraseWorkFactor
+        merged.encryption = specific.encryption.encrypts ? specific.encryption : general.encryption
         merged.identity = specific.identity ?? general.identity
         merged.replicas = specific.replicas ?? general.replicas
         return merged

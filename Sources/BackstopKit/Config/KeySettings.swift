@@ -100,3 +100,51 @@ public struct KeySettings: Sendable, Equatable {
         return data
     }
 }
+
+/// The encryption keys of a `[databases.NAME]` entry (or the file's top level) or of a `[replicas.NAME]`
+/// table, as written: whom to encrypt to (`recipients`, `recipients_file`, or `passphrase_file` with
+/// `passphrase_work_factor`) and what decrypts (`identity`). Paths are absolute.
+struct EncryptionEntry: Sendable, Equatable {
+    var recipients: [String]?
+    var recipientsFile: String?
+    var passphraseFile: String?
+    var passphraseWorkFactor: Int?
+    var identity: [String]?
+
+    static let keys: Set<String> = ["recipients", "recipients_file", "passphrase_file", "passphrase_work_factor", "identity"]
+
+    /// True when it names whom to encrypt to.
+    var encrypts: Bool { recipients != nil || recipientsFile != nil || passphraseFile != nil }
+
+    /// Takes `item` when it is one of ``keys`` (true), checking its value; false for any other key.
+    mutating func parse(_ item: TOMLDocument.Entry, at: String, base: String) throws -> Bool {
+        switch item.key {
+        case "recipients":
+            recipients = try Configuration.strings(item.value, at: at, key: item.key, what: "age public keys (age1…)")
+        case "identity":
+            identity = try Configuration.strings(item.value, at: at, key: item.key, what: "paths of identity files")
+                .map { FileSystem.absolute($0, relativeTo: base) }
+        case "passphrase_work_factor":
+            guard case .integer(let factor) = item.value, (1...Int64(AgeRecipient.maximumWorkFactor)).contains(factor) else {
+                throw BackstopError.invalidInput("\(at): 'passphrase_work_factor' must be a whole number from 1 to \(AgeRecipient.maximumWorkFactor) (age's default is 18)")
+            }
+            passphraseWorkFactor = Int(factor)
+        case "recipients_file", "passphrase_file":
+            guard case .string(let value) = item.value, !value.isEmpty else {
+                throw BackstopError.invalidInput("\(at): '\(item.key)' must be a non-empty string (a path)")
+            }
+            let absolute = FileSystem.absolute(value, relativeTo: base)
+            if item.key == "recipients_file" { recipientsFile = absolute } else { passphraseFile = absolute }
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// The settings it gives, before any file is read (identities from here only).
+    var settings: KeySettings {
+        KeySettings(recipients: recipients ?? [], recipientsFiles: recipientsFile.map { [$0] } ?? [],
+                    encryptingPassphraseFile: passphraseFile, passphraseWorkFactor: passphraseWorkFactor,
+                    identityFiles: identity ?? [])
+    }
+}

@@ -14,7 +14,13 @@ import Foundation
 /// path_style = true                    # bucket in the path (default with an endpoint), or in the host name
 /// profile = "backup"                   # ~/.aws/credentials profile (default: AWS_ACCESS_KEY_ID..., AWS_PROFILE, default)
 /// policy = "policies/offsite.toml"     # its own retention (default: the database's policy)
+/// recipients = ["age1…"]               # encrypt its copies to these (or recipients_file, or passphrase_file)
+/// identity = "/etc/backstop/offsite.key" # read its copies with this too
 /// ```
+///
+/// Without recipients of its own, a replica holds snapshots as the local store does (encrypted or not).
+/// With them, every snapshot is encrypted to them on its way up (decrypted first with the store's
+/// identity when it is encrypted to other keys); nothing is written locally.
 public struct ReplicaSettings: Sendable, Equatable {
     public var name: String
     public var url: String
@@ -23,6 +29,8 @@ public struct ReplicaSettings: Sendable, Equatable {
     public var pathStyle: Bool?
     public var profile: String?
     public var policy: String?
+    /// Its own recipients and identities (none: copies are sent as stored).
+    var encryption = EncryptionEntry()
 
     public init(name: String, url: String, endpoint: String? = nil, region: String? = nil, pathStyle: Bool? = nil,
                 profile: String? = nil, policy: String? = nil) {
@@ -30,10 +38,23 @@ public struct ReplicaSettings: Sendable, Equatable {
         self.profile = profile; self.policy = policy
     }
 
-    static let keys: Set<String> = ["url", "endpoint", "region", "path_style", "profile", "policy"]
+    static let keys: Set<String> = Set(["url", "endpoint", "region", "path_style", "profile", "policy"]).union(EncryptionEntry.keys)
 
-    /// The remote store, with credentials from the environment or the profile. Nothing is sent yet.
-    public func open(keys: SnapshotKeys, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RemoteStore {
+    /// True when copies sent to it are encrypted to its own recipients.
+    public var encrypts: Bool { encryption.encrypts }
+
+    /// The replica's keys: its own recipients (none: copies go as stored), and the identities of the store
+    /// (`storeKeys`: flags, environment, configuration) and its own, to read what it holds.
+    public func keys(storeKeys: SnapshotKeys) throws -> SnapshotKeys {
+        let own = try encryption.settings.load()
+        return SnapshotKeys(recipients: own.recipients, identities: storeKeys.identities + own.identities,
+                            identitySources: storeKeys.identitySources + own.identitySources)
+    }
+
+    /// The remote store, with credentials from the environment or the profile, and ``keys(storeKeys:)``.
+    /// Nothing is sent yet.
+    public func open(keys storeKeys: SnapshotKeys, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RemoteStore {
+        let keys = try self.keys(storeKeys: storeKeys)
         let location = try S3Location(url: url)
         let env = { (key: String) in environment[key].flatMap { $0.isEmpty ? nil : $0 } }
         let region = self.region ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1"

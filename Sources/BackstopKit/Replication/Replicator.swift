@@ -15,6 +15,8 @@ public struct PushReport: Sendable {
     public var present: [Manifest] = []
     /// Not pushed because the replica's retention policy would remove them at once.
     public var skipped: [Manifest] = []
+    /// Of those pushed, the ones encrypted to the replica's own recipients on the way.
+    public var encrypted: [Manifest] = []
     public var bytes: Int64 = 0
 }
 
@@ -23,10 +25,12 @@ public struct PushReport: Sendable {
 public enum Replicator {
     /// Pushes `only` (default: every snapshot of `database`, or of every database when nil) that `replica`
     /// lacks. With a `policy`, snapshots it would remove from the replica right away are not sent (a
-    /// replica pruned to its policy is not refilled by the next push).
+    /// replica pruned to its policy is not refilled by the next push). A replica with recipients of its own
+    /// gets each snapshot encrypted to them (see ``EncryptedCopy``). Two runs never push the same
+    /// snapshot at once: the second waits up to `lockWait`, then finds it there.
     public static func push(from store: SnapshotStore, to replica: RemoteStore, database: String?, only: [Manifest]? = nil,
                             policy: RetentionPolicy? = nil, lockWait: TimeInterval, now: Date = Date(),
-                            progress: ((Manifest, Int64, Int64) -> Void)? = nil, notify: Notifier = { _ in }) throws -> PushReport {
+                            progress: ((Manifest, Phase, Int64, Int64) -> Void)? = nil, notify: Notifier = { _ in }) throws -> PushReport {
         // Shared: a local prune waits until the snapshots being read are sent.
         let lock = try store.lock(.shared, wait: lockWait, notify: notify)
         defer { lock.release() }
@@ -50,7 +54,23 @@ public enum Replicator {
         }
         try replica.pushAliases(try store.aliases())
         for manifest in missing {
-            switch try replica.push(manifest, from: store, progress: progress.map { p in { p(manifest, $0, $1) } }) {
+            guard let pushLock = try store.lockForPush(manifest, wait: lockWait) else { continue }
+            defer { pushLock.release() }
+            let uploading = progress.map { p in { p(manifest, .uploading, $0, $1) } }
+            let outcome: RemoteStore.PushOutcome
+            if EncryptedCopy.isNeeded(manifest, recipients: replica.keys.recipients) {
+                if try replica.holds(manifest) {
+                    outcome = .present
+                } else {
+                    let copy = try EncryptedCopy(manifest, store: store, recipients: replica.keys.recipients,
+                                                 progress: progress.map { p in { p(manifest, .encrypting, $0, $1) } })
+                    outcome = try replica.push(copy.manifest, data: { copy.bytes }, resumable: false, progress: uploading)
+                    if case .pushed = outcome { report.encrypted.append(manifest) }
+                }
+            } else {
+                outcome = try replica.push(manifest, from: store, progress: uploading)
+            }
+            switch outcome {
             case .pushed(let bytes, let resumed):
                 report.pushed.append(manifest)
                 report.bytes += bytes

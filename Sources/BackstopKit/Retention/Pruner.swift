@@ -16,6 +16,16 @@ public struct PruneReport: Sendable {
     /// Files that are not complete snapshots and were left alone (too recent, or unreadable manifests).
     public var notSnapshots: [SnapshotStore.Problem]
     public var dryRun: Bool
+
+    init(_ plan: Pruner.Plan, staleFilesRemoved: [String], notSnapshots: [SnapshotStore.Problem], dryRun: Bool) {
+        result = plan.result
+        removed = plan.removed
+        kept = plan.kept
+        freedBytes = plan.removed.reduce(0) { $0 + $1.compressedBytes }
+        self.staleFilesRemoved = staleFilesRemoved
+        self.notSnapshots = notSnapshots
+        self.dryRun = dryRun
+    }
 }
 
 /// Applies a retention policy to a store, under the store's exclusive lock.
@@ -25,30 +35,32 @@ public enum Pruner {
                              database: String? = nil, now: Date = Date(), notify: Notifier = { _ in }) throws -> PruneReport {
         let lock = try store.lock(.exclusive, wait: lockWait, notify: notify)
         defer { lock.release() }
-        let (result, removed, kept) = try plan(store, policy: policy, database: database, now: now)
-
+        let plan = try self.plan(store, policy: policy, database: database, now: now)
         if !dryRun {
-            for manifest in removed {
+            for manifest in plan.removed {
                 try store.remove(manifest)
                 Fault.point("prune.after-remove")
             }
-            if !removed.isEmpty {
-                try? store.record(JournalEntry(action: .prune, database: nil, details: "removed " + removed.map(\.id).joined(separator: ", ")
+            if !plan.removed.isEmpty {
+                try? store.record(JournalEntry(action: .prune, database: nil, details: "removed " + plan.removed.map(\.id).joined(separator: ", ")
                                                 + " with \(policy.file)"))
             }
         }
         let stale = store.removeStaleFiles(now: now, dryRun: dryRun)
-        let after = try store.scan()
-        return PruneReport(result: result, removed: removed, kept: kept, freedBytes: removed.reduce(0) { $0 + $1.compressedBytes },
-                           staleFilesRemoved: stale, notSnapshots: after.problems, dryRun: dryRun)
+        return PruneReport(plan, staleFilesRemoved: stale, notSnapshots: try store.scan().problems, dryRun: dryRun)
     }
 }
 
 extension Pruner {
     /// What `policy` keeps and removes in `repository` (of `database` only, when given). Each database is
     /// judged by its identity: snapshots taken before an adopted move count as its own.
-    static func plan(_ repository: any SnapshotRepository, policy: RetentionPolicy, database: String?, now: Date) throws
-        -> (result: RetentionResult, removed: [Manifest], kept: [Manifest]) {
+    struct Plan {
+        var result: RetentionResult
+        var removed: [Manifest]
+        var kept: [Manifest]
+    }
+
+    static func plan(_ repository: any SnapshotRepository, policy: RetentionPolicy, database: String?, now: Date) throws -> Plan {
         let aliases = try repository.aliases()
         let snapshots = try repository.scan().snapshots.filter { database == nil || SnapshotStore.identity(of: $0.database, aliases: aliases) == database }
         let items = snapshots.map { manifest in
@@ -68,7 +80,7 @@ extension Pruner {
         if let wrong = removed.first(where: { newestPerDatabase.contains($0.id) || $0.pinned }) {
             throw BackstopError.failed("internal error: retention chose the protected snapshot \(wrong.id); nothing was removed. Please report this.")
         }
-        return (result, removed, kept)
+        return Plan(result: result, removed: removed, kept: kept)
     }
 
     /// Applies `policy` to a replica under its lease: manifests first, then data; then unfinished uploads
@@ -78,18 +90,16 @@ extension Pruner {
         let lease = try RemoteLease.acquire(replica, wait: lockWait)
         defer { lease.release() }
         if let owner = lease.tookOverFrom { notify(.tookOverLock(what: "the replica \(replica.location)", previousHolder: owner)) }
-        let (result, removed, kept) = try plan(replica, policy: policy, database: database, now: now)
+        let plan = try self.plan(replica, policy: policy, database: database, now: now)
         if !dryRun {
-            for manifest in removed {
+            for manifest in plan.removed {
                 try lease.renewIfNeeded()
                 try replica.remove(manifest)
                 Fault.point("prune.after-remote-remove")
             }
         }
         let stale = try replica.removeStale(now: now, dryRun: dryRun)
-        let after = try replica.scan()
-        return PruneReport(result: result, removed: removed, kept: kept, freedBytes: removed.reduce(0) { $0 + $1.compressedBytes },
-                           staleFilesRemoved: stale, notSnapshots: after.problems, dryRun: dryRun)
+        return PruneReport(plan, staleFilesRemoved: stale, notSnapshots: try replica.scan().problems, dryRun: dryRun)
     }
 }
 

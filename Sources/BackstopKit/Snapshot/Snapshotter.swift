@@ -54,6 +54,8 @@ public enum Phase: String, Sendable {
     case restoring = "restoring"
     /// Sending a snapshot to a replica.
     case uploading = "uploading"
+    /// Encrypting a snapshot to a replica's recipients before it is sent (a first pass, to checksum it).
+    case encrypting = "encrypting for the replica"
     /// The safety snapshot taken before a restore or recovery (progress in thousandths).
     case savingCurrentState = "saving the current state first"
     /// SQLite's own check of an image (`quick_check` or `integrity_check`).

@@ -46,31 +46,24 @@ public enum Verifier {
                 result.notes.append("\(check.method) could not run when this snapshot was taken: \(check.problems.first ?? "unknown reason")")
             }
         }
-        // A replica's file, quickly: its size and the checksum the server holds, without reading it.
-        if !deep, let remote = repository as? RemoteStore {
-            do {
-                guard let summary = try remote.storedSummary(manifest) else {
-                    throw BackstopError.snapshotGone(id: manifest.id, file: remote.client.describe(remote.where_.key(manifest.file)))
-                }
-                if summary.size != manifest.compressedBytes {
-                    result.problems.append("the object has \(summary.size) bytes, the manifest says \(manifest.compressedBytes)")
-                } else if let sha = summary.sha256 {
-                    if sha != manifest.compressedSha256 {
-                        result.problems.append("the object's SHA-256 on the server does not match the manifest (the object changed or is damaged)")
-                    }
-                    if result.problems.isEmpty { result.status = .ok; return result }
-                }
-            } catch let error as BackstopError {
-                result.status = status(of: error)
-                result.problems.append(error.description)
-                return result
-            } catch {
-                result.status = .failed
+        // What the store holds of the file without reading it (a replica: its size and the checksum the
+        // server holds); when that settles it, nothing is downloaded.
+        if !deep {
+            let summary: StoredSummary?
+            do { summary = try repository.storedSummary(manifest) } catch {
+                result.status = (error as? BackstopError).map(status(of:)) ?? .failed
                 result.problems.append("\(error)")
                 return result
             }
+            if let summary, summary.size != manifest.compressedBytes {
+                result.problems.append("the object has \(summary.size) bytes, the manifest says \(manifest.compressedBytes)")
+            } else if let sha = summary?.sha256, sha != manifest.compressedSha256 {
+                result.problems.append("the object's SHA-256 on the server does not match the manifest (the object changed or is damaged)")
+            } else if summary?.sha256 != nil {
+                return result
+            }
             if !result.problems.isEmpty { result.status = .failed; return result }
-            // No checksum on the server: read the object and hash it, below.
+            // No checksum held: read the file and hash it, below.
         }
         // The stored file: its size and checksum (no key needed, even when it is encrypted).
         do {
@@ -144,9 +137,9 @@ public enum Verifier {
     }
 
     /// SHA-256 of a file as stored, read in 1 MiB pieces.
-    static func hashStored(_ stored: SnapshotBytes, progress: ProgressHandler?) throws -> String {
+    static func hashStored(_ stored: SnapshotBytes, bufferBytes: Int = 1 << 20, progress: ProgressHandler?) throws -> String {
         let hasher = SHA256Hasher()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = [UInt8](repeating: 0, count: bufferBytes)
         var offset: Int64 = 0
         while offset < stored.size {
             let n = Int(min(Int64(buffer.count), stored.size - offset))

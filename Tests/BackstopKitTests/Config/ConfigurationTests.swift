@@ -1,3 +1,4 @@
+import BackstopAge
 import BackstopKit
 import BackstopTestSupport
 import Foundation
@@ -91,6 +92,50 @@ final class ConfigurationTests: BackstopTestCase {
         XCTAssertEqual(root.entry("f")?.value, .array([.integer(1), .string("two"), .float(3.5)]))
         XCTAssertEqual(document.table("x.y z")?.entry("g")?.value, .float(0.25))
         XCTAssertEqual(document.table("x.y z")?.entry("g")?.line, 8)
+    }
+
+    /// A replica's own keys: its recipients encrypt what is sent to it (none: sent as stored); its
+    /// identities read it, beside the store's; its key files are read relative to backstop.toml.
+    func testReplicasHaveTheirOwnRecipientsAndIdentities() throws {
+        let replicaKey = AgeIdentity.generate(), storeKey = AgeIdentity.generate()
+        try XCTUnwrap(replicaKey.fileText(created: "2026-11-24T00:00:00Z")).write(toFile: path("offsite.key"), atomically: true, encoding: .utf8)
+        try XCTUnwrap(storeKey.fileText(created: "2026-11-24T00:00:00Z")).write(toFile: path("store.key"), atomically: true, encoding: .utf8)
+        let file = try write("""
+        db = "app.db"
+
+        [replicas.offsite]
+        url = "s3://bucket/app"
+        recipients = ["\(replicaKey.recipient!)"]
+        identity = "offsite.key"
+
+        [replicas.plain]
+        url = "s3://bucket/plain"
+        """)
+        let configuration = try Configuration.load(path: file)
+        let storeKeys = try KeySettings(identityFiles: [path("store.key")]).load()
+        let offsite = try XCTUnwrap(configuration.replicas["offsite"])
+        XCTAssertTrue(offsite.encrypts)
+        let keys = try offsite.keys(storeKeys: storeKeys)
+        XCTAssertEqual(keys.recipients, [replicaKey.recipient!])
+        XCTAssertEqual(keys.identitySources, [path("store.key"), path("offsite.key")])
+        XCTAssertTrue(keys.canDecrypt([replicaKey.recipient!.description]))
+        XCTAssertTrue(keys.canDecrypt([storeKey.recipient!.description]))
+        let plain = try XCTUnwrap(configuration.replicas["plain"])
+        XCTAssertFalse(plain.encrypts)
+        XCTAssertEqual(try plain.keys(storeKeys: storeKeys).recipients, [], "a replica without recipients gets copies as stored")
+        XCTAssertEqual(try plain.keys(storeKeys: storeKeys).identitySources, [path("store.key")])
+        for (text, message) in [
+            ("[replicas.r]\nurl = \"s3://bucket/x\"\nrecipients = [1]\n", ":3: 'recipients' must be a list of age public keys"),
+            ("[replicas.r]\nurl = \"s3://bucket/x\"\npassphrase_work_factor = 12\n", ":1: [replicas.r] has passphrase_work_factor but no passphrase_file"),
+            ("[replicas.r]\nurl = \"s3://bucket/x\"\nrecipients_file = \"\"\n", ":3: 'recipients_file' must be a non-empty string"),
+        ] {
+            XCTAssertThrowsError(try Configuration.load(path: try write(text, to: "bad.toml"))) { error in
+                XCTAssertTrue("\(error)".contains(path("bad.toml") + message), "\(error) should contain \(message)")
+            }
+        }
+        // A recipient that is not a key is found when the replica is opened, before anything is sent.
+        let bad = try Configuration.load(path: try write("[replicas.r]\nurl = \"s3://bucket/x\"\nrecipients = [\"age1nope\"]\n", to: "bad.toml"))
+        XCTAssertThrowsError(try bad.replicas["r"]!.keys(storeKeys: storeKeys))
     }
 
     func testKeysComeFromTheChosenEntryAndIdentitiesFromFlagsThenEntryThenEnvironmentThenFile() throws {
