@@ -167,6 +167,29 @@ final class LayoutTests: BackstopTestCase {
         }
     }
 
+    /// A NUL byte in a down (undo) file is refused like one in an up file: SQLite would stop reading the
+    /// statement there, so `down` would run less than the file shows. Nothing is applied.
+    func testANulByteInADownFileIsRefused() throws {
+        for (layout, downFile) in [("golang-migrate", "1_init.down.sql"), ("diesel", "2026-01-01-000001_init/down.sql"), ("flyway", "U1__init.sql")] {
+            let folder = path("copy-\(layout)")
+            try? FileManager.default.removeItem(atPath: folder)
+            try FileManager.default.copyItem(atPath: LayoutTests.corpus + "/" + layout, toPath: folder)
+            let down = folder + "/" + downFile
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: down))
+            bytes.insert(0, at: 4)
+            try bytes.write(to: URL(fileURLWithPath: down))
+            try? FileManager.default.removeItem(atPath: path("app.db"))
+            let result = try backstop(["migrate", "--db", "app.db", "--create", "--dir", folder, "--yes"])
+            XCTAssertEqual(result.status, 7, "\(layout): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("\(down):1: the file holds a NUL byte (byte 4), which would cut the SQL short; remove it"),
+                          "\(layout): \(result.stderr)")
+            if FileManager.default.fileExists(atPath: path("app.db")) {
+                XCTAssertEqual(try Database(path: path("app.db"), mode: .readOnly).scalar("SELECT count(*) FROM sqlite_schema")?.int64, 0,
+                               "\(layout): something was applied")
+            }
+        }
+    }
+
     func testDownAndRollbackKeepBothHistoriesInStep() throws {
         for layout in ["diesel", "golang-migrate", "dbmate", "goose", "flyway", "sqlx"] {
             try? FileManager.default.removeItem(atPath: path("app.db"))

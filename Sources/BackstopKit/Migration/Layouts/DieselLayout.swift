@@ -34,7 +34,7 @@ enum DieselLayout {
             do {
                 let up = try MigrationFile.readRefusingNUL(upPath)
                 let downPath = (directory as NSString).appendingPathComponent("down.sql")
-                let down = FileSystem.exists(downPath) ? try MigrationFile.read(downPath) : nil
+                let down = FileSystem.exists(downPath) ? try MigrationFile.readRefusingNUL(downPath) : nil
                 let upText = MigrationFile.normalizedText(up)
                 let downText = down.map(MigrationFile.normalizedText)
                 var file = try LayoutSupport.file(

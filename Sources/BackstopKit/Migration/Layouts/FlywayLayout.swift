@@ -89,7 +89,7 @@ enum FlywayLayout {
                 let data = try MigrationFile.readRefusingNUL(path)
                 let text = MigrationFile.normalizedText(data)
                 let undoName = item.version.flatMap { undos[$0] }
-                let undo = try undoName.map { try MigrationFile.read((folder as NSString).appendingPathComponent($0)) }
+                let undo = try undoName.map { try MigrationFile.readRefusingNUL((folder as NSString).appendingPathComponent($0)) }
                 let file = try LayoutSupport.file(
                     layout: .flyway, version: key ?? 0, versionText: item.version ?? "", name: item.description, fileName: item.name,
                     path: path, upText: text, downText: undo.map(MigrationFile.normalizedText), checksumText: text,

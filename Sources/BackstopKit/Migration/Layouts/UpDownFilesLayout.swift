@@ -40,7 +40,7 @@ enum UpDownFilesLayout {
             let path = (folder as NSString).appendingPathComponent(fileName)
             do {
                 let up = try MigrationFile.readRefusingNUL(path)
-                let downData = try downs[version].map { try MigrationFile.read((folder as NSString).appendingPathComponent($0)) }
+                let downData = try downs[version].map { try MigrationFile.readRefusingNUL((folder as NSString).appendingPathComponent($0)) }
                 let upText = MigrationFile.normalizedText(up)
                 var file = try LayoutSupport.file(
                     layout: layout, version: version, versionText: text, name: migrationName, fileName: fileName, path: path,
