@@ -25,7 +25,6 @@ final class RemoteReader: @unchecked Sendable {
 
     private let state = Mutex<(slots: [Int64: Slot], order: [Int64], last: Int64)>(([:], [], -2))
     private let changed = NSCondition()
-    private let queue = DispatchQueue(label: "backstop.remote-read", attributes: .concurrent)
 
     init(client: S3Client, key: String, size: Int64, etag: String, blockSize: Int64 = 8 << 20, readahead: Int = 3,
          onGone: @escaping () -> Error) {
@@ -106,7 +105,7 @@ final class RemoteReader: @unchecked Sendable {
             return true
         }
         guard begin else { return }
-        queue.async { [self] in
+        BlockingThreads.detach { [self] in
             let lower = index * blockSize
             let range = lower..<min(lower + blockSize, size)
             let slot: Slot

@@ -88,10 +88,10 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         let manifestNames = objects.keys.filter { $0.hasSuffix(".json") && !RemoteStore.bookkeeping.contains($0) }.sorted()
         let results = Mutex<[String: Result<Manifest, Error>]>([:])
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: min(max(manifestNames.count, 1), parallelism)) { _ in
-            while true {
+        BlockingThreads.run(width: min(max(manifestNames.count, 1), parallelism)) {
+            do {
                 let i = next.add(1, ordering: .relaxed).oldValue
-                guard i < manifestNames.count else { return }
+                guard i < manifestNames.count else { return false }
                 let name = manifestNames[i]
                 let result: Result<Manifest, Error>
                 do {
@@ -105,6 +105,7 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
                     result = .failure(error)
                 }
                 results.withLock { $0[name] = result }
+                return true
             }
         }
         var snapshots: [Manifest] = []
@@ -325,10 +326,11 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         let already = found
         let hashed = Mutex<(next: Int, pending: [Int: Data])>((0, [:]))
         let report = Mutex<Void>(())
-        DispatchQueue.concurrentPerform(iterations: min(parallelism, count)) { _ in
-            while failure.withLock({ $0 == nil }) {
+        BlockingThreads.run(width: min(parallelism, count)) {
+            if failure.withLock({ $0 != nil }) { return false }
+            do {
                 let index = next.add(1, ordering: .relaxed).oldValue
-                guard index < count else { return }
+                guard index < count else { return false }
                 do {
                     let lower = Int64(index) * partSize
                     let length = Int(min(partSize, size - lower))
@@ -355,6 +357,7 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
                 } catch {
                     failure.withLock { if $0 == nil { $0 = error } }
                 }
+                return true
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
