@@ -326,19 +326,26 @@ public final class AgeEncryptingReader: @unchecked Sendable {
             }
             done = count
         }
-        guard done < buffer.count else { return }
-        // The sealed chunks the rest of the range falls in, sealed now.
-        let payloadOffset = offset + Int64(done) - Int64(prefix.count)
+        // The sealed chunks the rest of the range falls in, sealed now, a batch at a time (memory stays at
+        // one batch whatever the size of the read).
         let sealedSize = Int64(AgePayload.sealedChunkSize)
-        let first = payloadOffset / sealedSize
-        let last = (payloadOffset + Int64(buffer.count - done) - 1) / sealedSize
-        let sealed = try seal(first...last)
-        let skip = Int(payloadOffset - first * sealedSize)
-        sealed.withUnsafeBytes { source in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[done...])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[skip..<(skip + buffer.count - done)]))
+        while done < buffer.count {
+            let payloadOffset = offset + Int64(done) - Int64(prefix.count)
+            let first = payloadOffset / sealedSize
+            let last = min((payloadOffset + Int64(buffer.count - done) - 1) / sealedSize, first + Int64(AgeEncryptingReader.batchChunks) - 1)
+            let sealed = try seal(first...last)
+            let skip = Int(payloadOffset - first * sealedSize)
+            let count = min(sealed.count - skip, buffer.count - done)
+            sealed.withUnsafeBytes { source in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + count)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[skip..<(skip + count)]))
+            }
+            done += count
         }
     }
+
+    /// Chunks sealed at once by one read: 1 MiB of plaintext, enough to keep every core busy.
+    static let batchChunks = 16
 
     /// The chunks `indices`, sealed, one after another.
     private func seal(_ indices: ClosedRange<Int64>) throws -> [UInt8] {
