@@ -378,6 +378,42 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         _ = try client.put(where_.key("aliases.json"), body: try DatabaseAlias.encodeFile(aliases), contentType: "application/json")
     }
 
+    /// Copies a snapshot's pin (and its note) from `local` to the replica's manifest of the same snapshot,
+    /// so that the replica's prune keeps it too. The manifest is rewritten only if it changes, with
+    /// `If-Match` on the ETag it was read with (a concurrent change is refused, never overwritten).
+    /// Returns the replica's manifest, or nil when the replica does not hold the snapshot.
+    public func copyPin(from local: Manifest) throws -> Manifest? {
+        let key = where_.key(Manifest.manifestName(for: local.id))
+        guard let object = try client.head(key) else { return nil }
+        let data: Data?
+        do { data = try client.get(key, ifMatch: object.etag.isEmpty ? nil : object.etag) } catch BackstopError.remote(_, 412?, _, _) {
+            throw changedMeanwhile(key)
+        }
+        guard let data else { return nil }
+        var there: Manifest
+        do { there = try Manifest.decode(data) } catch {
+            throw BackstopError.invalidInput("\(client.describe(key)) cannot be read: \(error); its pin was not changed")
+        }
+        guard there.id == local.id, there.sha256 == local.sha256, there.gzipSha256 == local.gzipSha256 else {
+            throw BackstopError.refused("\(client.describe(key)) holds another snapshot \(local.id); its pin was not changed", remedy: nil)
+        }
+        guard there.pinned != local.pinned || there.pinNote != local.pinNote else { return there }
+        there.pinned = local.pinned
+        there.pinNote = local.pinNote
+        switch try client.put(key, body: try there.encoded(), contentType: "application/json", ifMatch: object.etag.isEmpty ? nil : object.etag) {
+        case .stored: break
+        case .preconditionFailed: throw changedMeanwhile(key)
+        case .notImplemented: _ = try client.put(key, body: try there.encoded(), contentType: "application/json")
+        }
+        invalidate()
+        return there
+    }
+
+    private func changedMeanwhile(_ key: String) -> BackstopError {
+        .refused("\(client.describe(key)) changed while its pin was being set (a prune or another pin?); nothing was overwritten; run the command again",
+                 remedy: nil)
+    }
+
     /// Removes a snapshot: the manifest first, so a half-removed snapshot is never listed.
     public func remove(_ manifest: Manifest) throws {
         try client.delete(where_.key(Manifest.manifestName(for: manifest.id)))

@@ -295,6 +295,57 @@ final class ReplicaTests: BackstopTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("app.db.backstop/\(id).sqlite.gz")), "the local snapshot is not plain")
     }
 
+    /// A pin set by support staff protects the off-site copy too: the replica's manifest carries it, so
+    /// the replica's own prune keeps the snapshot; unpinning lets it go. A replica that cannot be reached
+    /// leaves the local pin set and says so (exit 1).
+    func testPinsReachTheReplica() throws {
+        try makeDatabase(rows: 10)
+        try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("offsite.toml")))
+        try writeConfig("""
+            db = "app.db"
+            policy = "keep.toml"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/pins"
+            policy = "offsite.toml"
+            """)
+        let first = try takeSnapshot("app.db", [], environment: server.environment())
+        try execute(path("app.db"), "INSERT INTO items(name) VALUES ('later')")
+        let second = try takeSnapshot("app.db", [], environment: server.environment())
+        let pin = try run(["pin", first, "--note", "TICKET-7"])
+        XCTAssertEqual(pin.status, 0, pin.stderr)
+        XCTAssertEqual(pin.stdout, "pinned \(first) (TICKET-7)\n")
+        XCTAssertTrue(pin.stderr.contains("pinned on offsite (s3://\(bucket)/pins) too"), pin.stderr)
+        let client = try server.client(bucket: bucket)
+        let there = try JSONSerialization.jsonObject(with: try XCTUnwrap(client.get("pins/\(first).json"))) as! [String: Any]
+        XCTAssertEqual(there["pinned"] as? Bool, true)
+        XCTAssertEqual(there["pin_note"] as? String, "TICKET-7")
+        let kept = try run(["prune", "--replica", "offsite", "--json"])
+        XCTAssertEqual(kept.status, 0, kept.stderr)
+        XCTAssertEqual((try document(try run(["list", "--from", "offsite", "--json"]))["snapshots"] as! [[String: Any]]).map { $0["id"] as! String },
+                       [first, second], "the replica's prune removed a pinned snapshot")
+
+        // Unreachable: the local pin is set, the command says the replica did not get it.
+        let unreachable = try run(["unpin", first, "--json"], ["BACKSTOP_S3_RETRIES": "0"], endpoint: "http://127.0.0.1:9")
+        XCTAssertEqual(unreachable.status, 1, unreachable.stderr)
+        let failed = (try document(unreachable, schema: "unpin")["replicas"] as! [[String: Any]])[0]
+        XCTAssertEqual(failed["ok"] as? Bool, false)
+        XCTAssertTrue((failed["error"] as? String)?.contains("no answer from http://127.0.0.1:9") ?? false, "\(failed)")
+        XCTAssertEqual((try document(try run(["show", first, "--json"]))["snapshot"] as? [String: Any])?["pinned"] as? Bool, false)
+
+        let unpin = try run(["unpin", first, "--json"])
+        XCTAssertEqual(unpin.status, 0, unpin.stderr)
+        XCTAssertEqual((try document(unpin)["replicas"] as! [[String: Any]])[0]["holds"] as? Bool, true)
+        let prune = try run(["prune", "--replica", "offsite"])
+        XCTAssertEqual(prune.status, 0, prune.stderr)
+        XCTAssertEqual((try document(try run(["list", "--from", "offsite", "--json"]))["snapshots"] as! [[String: Any]]).map { $0["id"] as! String },
+                       [second])
+        // Not on the replica: said, not an error.
+        let notThere = try run(["pin", first])
+        XCTAssertEqual(notThere.status, 0, notThere.stderr)
+        XCTAssertTrue(notThere.stderr.contains("offsite (s3://\(bucket)/pins) does not hold \(first)"), notThere.stderr)
+    }
+
     /// Two runs pushing the same snapshot (a cron push and a snapshot's own): the second waits for the
     /// first, then exits 5 naming the push, uploading nothing; once the first is done, it is there.
     func testTwoRunsNeverPushTheSameSnapshotAtOnce() throws {

@@ -119,6 +119,16 @@ struct PruneJSON: Encodable {
 struct PinJSON: Encodable {
     var schema: String
     var snapshot: SnapshotJSON
+    /// The database's replicas: whether each holds the snapshot (and now has the same pin), or why not.
+    var replicas: [Replica]
+
+    struct Replica: Encodable {
+        var name: String
+        var location: String
+        var ok: Bool
+        var holds: Bool
+        @Null var error: String?
+    }
 }
 
 /// `backstop policy explain --json`.
