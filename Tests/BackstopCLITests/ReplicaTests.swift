@@ -346,6 +346,23 @@ final class ReplicaTests: BackstopTestCase {
         XCTAssertTrue(notThere.stderr.contains("offsite (s3://\(bucket)/pins) does not hold \(first)"), notThere.stderr)
     }
 
+    /// Credentials that may read but not write: the push names the permission it lacks and what to do,
+    /// nothing is listed on the replica, and the local snapshot stays; reading with them still works.
+    func testPermissionDeniedIsNamed() throws {
+        try makeDatabase(rows: 20)
+        let id = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        let reader = server.environment(accessKey: S3TestServer.readerKey, secret: S3TestServer.readerSecret)
+        let push = try backstop(["push"], environment: reader)
+        XCTAssertEqual(push.status, 1, push.stderr)
+        XCTAssertTrue(push.stderr.contains("permission denied for s3://\(bucket)/backups/app/"), push.stderr)
+        XCTAssertTrue(push.stderr.contains("hint: grant the credentials from AWS_ACCESS_KEY_ID the permission (s3:GetObject, s3:PutObject"), push.stderr)
+        XCTAssertFalse(push.stderr.contains(S3TestServer.readerSecret), "the secret was printed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("app.db.backstop/\(id).json")))
+        let list = try backstop(["list", "--from", "offsite", "--json"], environment: reader)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertEqual((try document(list)["snapshots"] as! [[String: Any]]).count, 0)
+    }
+
     /// Two runs pushing the same snapshot (a cron push and a snapshot's own): the second waits for the
     /// first, then exits 5 naming the push, uploading nothing; once the first is done, it is there.
     func testTwoRunsNeverPushTheSameSnapshotAtOnce() throws {

@@ -8,6 +8,8 @@ import XCTest
 public final class S3TestServer: @unchecked Sendable {
     public static let accessKey = "AKBACKSTOPTEST0001"
     public static let secretKey = "backstop-test-secret-do-not-print"
+    /// An identity that may only read and list (no writes, no deletes).
+    public static let readerKey = "AKBACKSTOPREADER01", readerSecret = "backstop-reader-secret-do-not-print"
 
     public let directory: String
     public private(set) var port: Int = 0
@@ -16,8 +18,8 @@ public final class S3TestServer: @unchecked Sendable {
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
     /// The environment a `backstop` run needs to reach the server (`AWS_*` variables only).
-    public func environment(secret: String = S3TestServer.secretKey) -> [String: String] {
-        ["AWS_ACCESS_KEY_ID": S3TestServer.accessKey, "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": endpoint,
+    public func environment(accessKey: String = S3TestServer.accessKey, secret: String = S3TestServer.secretKey) -> [String: String] {
+        ["AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secret, "AWS_ENDPOINT_URL": endpoint,
          "AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_ENDPOINT_URL_S3": "",
          "BACKSTOP_S3_RETRIES": "3", "BACKSTOP_S3_TIMEOUT": "10"]
     }
@@ -34,7 +36,9 @@ public final class S3TestServer: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         let identities = """
             {"identities":[{"name":"backstop","credentials":[{"accessKey":"\(S3TestServer.accessKey)","secretKey":"\(S3TestServer.secretKey)"}],
-            "actions":["Admin","Read","Write","List","Tagging"]}]}
+            "actions":["Admin","Read","Write","List","Tagging"]},
+            {"name":"reader","credentials":[{"accessKey":"\(S3TestServer.readerKey)","secretKey":"\(S3TestServer.readerSecret)"}],
+            "actions":["Read","List"]}]}
             """
         try Data(identities.utf8).write(to: URL(fileURLWithPath: directory + "/identities.json"))
         try start()
