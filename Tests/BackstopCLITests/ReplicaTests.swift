@@ -223,6 +223,9 @@ final class ReplicaTests: BackstopTestCase {
         let client = try server.client(bucket: bucket)
         XCTAssertEqual(try client.list(prefix: "other/").map(\.key), [], "something was uploaded")
 
+        // The replica's URL means the configured replica: no copy goes there as stored.
+        let byURL = try run(["push", "--to", "s3://\(bucket)/other"])
+        XCTAssertEqual(byURL.status, 9, byURL.stderr)
         let push = try run(["push", "--json", "--identity", path("store.key")])
         XCTAssertEqual(push.status, 0, push.stderr)
         let replicas = try document(push, schema: "push")["replicas"] as! [[String: Any]]
@@ -283,10 +286,24 @@ final class ReplicaTests: BackstopTestCase {
 
             [replicas.offsite]
             url = "s3://\(bucket)/pass"
+            """)
+        let before = try takeSnapshot("app.db", [], environment: server.environment())
+        try execute(path("app.db"), "INSERT INTO items(name) VALUES ('later')")
+        try writeConfig("""
+            db = "app.db"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/pass"
             passphrase_file = "offsite.pass"
             passphrase_work_factor = 10
             """)
-        let id = try takeSnapshot("app.db", [], environment: server.environment())
+        let snap = try run(["snapshot"])
+        XCTAssertEqual(snap.status, 0, snap.stderr)
+        let id = snap.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The copy pushed before the replica had a passphrase is named, not rewritten.
+        let push = try run(["push"])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        XCTAssertTrue(push.stderr.contains("offsite holds 1 snapshot not encrypted to its recipients (pushed before they were set): \(before); they stay as they are until pruned"), push.stderr)
         let manifest = try JSONSerialization.jsonObject(with: try XCTUnwrap(try server.client(bucket: bucket).get("pass/\(id).json"))) as! [String: Any]
         XCTAssertEqual((manifest["encryption"] as? [String: Any])?["recipients"] as? [String], ["passphrase"])
         let restore = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")])

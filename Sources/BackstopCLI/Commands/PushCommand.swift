@@ -107,6 +107,10 @@ extension Backstop {
                         if report.resumedParts > 0 { line += "; resumed an interrupted upload (\(report.resumedParts) parts were there)" }
                         if !report.skipped.isEmpty { line += "; \(report.skipped.count) not sent (its policy would remove them)" }
                         if pushed > 0 && mainResult { output.say("\(line)") } else { output.note("\(line)") }
+                        if !report.notToItsRecipients.isEmpty {
+                            let count = report.notToItsRecipients.count
+                            output.note("\(settings.name) holds \(count) snapshot\(count == 1 ? "" : "s") not encrypted to its recipients (pushed before they were set): \(report.notToItsRecipients.map(\.id).joined(separator: ", ")); they stay as they are until pruned")
+                        }
                     }
                 } catch {
                     let (message, _, _) = Words.error(error, session.context)
@@ -133,6 +137,7 @@ struct PushJSON: Encodable {
         var alreadyThere: [String]
         var skippedByPolicy: [String]
         var encryptedForReplica: [String]
+        var heldNotEncryptedForReplica: [String]
         var bytes: Int64
         var resumedParts: Int
         @Null var error: String?
@@ -145,6 +150,7 @@ struct PushJSON: Encodable {
             alreadyThere = outcome.report?.present.map(\.id) ?? []
             skippedByPolicy = outcome.report?.skipped.map(\.id) ?? []
             encryptedForReplica = outcome.report?.encrypted.map(\.id) ?? []
+            heldNotEncryptedForReplica = outcome.report?.notToItsRecipients.map(\.id) ?? []
             bytes = outcome.report?.bytes ?? 0
             resumedParts = outcome.report?.resumedParts ?? 0
             error = outcome.error
@@ -152,7 +158,7 @@ struct PushJSON: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case name, location, ok, pushed, alreadyThere = "already_there", skippedByPolicy = "skipped_by_policy"
-            case encryptedForReplica = "encrypted_for_replica", bytes
+            case encryptedForReplica = "encrypted_for_replica", heldNotEncryptedForReplica = "held_not_encrypted_for_replica", bytes
             case resumedParts = "resumed_parts", error
         }
     }

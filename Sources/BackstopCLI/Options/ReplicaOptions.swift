@@ -9,11 +9,15 @@ struct SourceOptions: ParsableArguments {
 }
 
 extension TargetOptions {
-    /// The replica a name or URL means: a `[replicas.NAME]` of the configuration, or an `s3://` URL.
+    /// The replica a name or URL means: a `[replicas.NAME]` of the configuration, or an `s3://` URL (the
+    /// configured replica at that bucket and prefix, with its endpoint, recipients and policy, if there is
+    /// one: a URL never sends plain copies to a replica configured to hold encrypted ones).
     func replica(_ nameOrURL: String) throws -> ReplicaSettings {
         if nameOrURL.hasPrefix("s3://") {
-            _ = try S3Location(url: nameOrURL)
-            return ReplicaSettings(name: nameOrURL, url: nameOrURL)
+            let location = try S3Location(url: nameOrURL)
+            let configured = try configuration().replicas.values.sorted { $0.name < $1.name }
+                .first { (try? S3Location(url: $0.url)) == location }
+            return configured ?? ReplicaSettings(name: nameOrURL, url: nameOrURL)
         }
         let configuration = try configuration()
         guard let settings = configuration.replicas[nameOrURL] else {

@@ -17,6 +17,9 @@ public struct PushReport: Sendable {
     public var skipped: [Manifest] = []
     /// Of those pushed, the ones encrypted to the replica's own recipients on the way.
     public var encrypted: [Manifest] = []
+    /// Of those already there, the ones not encrypted to the replica's own recipients (sent before they
+    /// were set, or changed): they stay as they are until pruned.
+    public var notToItsRecipients: [Manifest] = []
     public var bytes: Int64 = 0
 }
 
@@ -36,14 +39,17 @@ public enum Replicator {
         defer { lock.release() }
         var report = PushReport(replica: replica.name, location: replica.location)
         let candidates = try only ?? store.snapshots(ofDatabase: database)
-        let there = Set(try replica.scan().snapshots.map(\.id))
-        var missing = candidates.filter { !there.contains($0.id) }
-        report.present = candidates.filter { there.contains($0.id) }
+        let remote = Dictionary(try replica.scan().snapshots.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var missing = candidates.filter { remote[$0.id] == nil }
+        report.present = candidates.filter { remote[$0.id] != nil }
+        if !replica.keys.recipients.isEmpty {
+            let wanted = Set(replica.keys.recipients.map(\.description))
+            report.notToItsRecipients = report.present.filter { Set(remote[$0.id]?.encryption?.recipients ?? []) != wanted }
+        }
         if let policy, !missing.isEmpty {
             // Judge the replica as it would be with everything pushed.
             let aliases = try store.aliases()
-            let remote = try replica.scan().snapshots
-            let items = (remote + missing).map { manifest -> RetentionItem in
+            let items = (remote.values.sorted(by: Manifest.committedBefore) + missing).map { manifest -> RetentionItem in
                 var item = RetentionItem(manifest)
                 item.database = SnapshotStore.identity(of: manifest.database, aliases: aliases)
                 return item
