@@ -380,6 +380,43 @@ final class ReplicaTests: BackstopTestCase {
         XCTAssertEqual((try document(list)["snapshots"] as! [[String: Any]]).count, 0)
     }
 
+    /// A server without conditional writes (501 to If-None-Match and If-Match): the manifest goes up after a
+    /// HEAD and is read back, the lease and pins fall back the same way, and nothing is lost or doubled.
+    func testAServerWithoutConditionalWrites() throws {
+        let proxy = try ConditionalWriteRefusingProxy(to: server.port)
+        try makeDatabase(rows: 30)
+        try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("offsite.toml")))
+        try writeConfig("""
+            db = "app.db"
+            policy = "keep.toml"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/plain"
+            policy = "offsite.toml"
+            """)
+        let first = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        let push = try run(["push", "--json"], endpoint: proxy.endpoint)
+        XCTAssertEqual(push.status, 0, push.stderr)
+        XCTAssertEqual((try document(push)["replicas"] as! [[String: Any]])[0]["pushed"] as? [String], [first])
+        XCTAssertEqual(proxy.refused, ["/\(bucket)/plain/\(first).json"], "the manifest was not written conditionally first")
+        let again = try run(["push", "--json"], endpoint: proxy.endpoint)
+        XCTAssertEqual((try document(again)["replicas"] as! [[String: Any]])[0]["already_there"] as? [String], [first])
+
+        try execute(path("app.db"), "INSERT INTO items(name) VALUES ('later')")
+        let second = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
+        XCTAssertEqual(try run(["push"], endpoint: proxy.endpoint).status, 0)
+        let pin = try run(["pin", first], endpoint: proxy.endpoint)
+        XCTAssertEqual(pin.status, 0, pin.stderr)
+        let prune = try run(["prune", "--replica", "offsite"], endpoint: proxy.endpoint)
+        XCTAssertEqual(prune.status, 0, prune.stderr)
+        XCTAssertEqual((try document(try run(["list", "--from", "offsite", "--json"]))["snapshots"] as! [[String: Any]]).map { $0["id"] as! String },
+                       [first, second], "the pin set without If-Match did not hold")
+        XCTAssertTrue(proxy.refused.contains("/\(bucket)/plain/lock.json"), "\(proxy.refused)")
+        XCTAssertNil(try server.client(bucket: bucket).head("plain/lock.json"), "the lease was left behind")
+        let verify = try run(["verify", "--from", "offsite", "--deep"])
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+    }
+
     /// Two runs pushing the same snapshot (a cron push and a snapshot's own): the second waits for the
     /// first, then exits 5 naming the push, uploading nothing; once the first is done, it is there.
     func testTwoRunsNeverPushTheSameSnapshotAtOnce() throws {

@@ -221,3 +221,111 @@ public final class DroppingProxy: @unchecked Sendable {
 
     deinit { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
 }
+
+/// An HTTP proxy on 127.0.0.1 in front of a server that answers `501 Not Implemented` to conditional
+/// writes (a PUT with `If-None-Match` or `If-Match`), as S3-compatible servers without them do; every
+/// other request goes through. One request per connection (`Connection: close` both ways).
+public final class ConditionalWriteRefusingProxy: @unchecked Sendable {
+    public let port: Int
+    private let listener: Int32
+    private let targetPort: Int
+    private let lock = NSLock()
+    private var _refused: [String] = []
+    /// The paths of the conditional writes answered 501, in order.
+    public var refused: [String] { lock.withLock { _refused } }
+
+    public init(to targetPort: Int) throws {
+        self.targetPort = targetPort
+        (listener, port) = try ConditionalWriteRefusingProxy.listen()
+        Thread { [self] in
+            while true {
+                let client = accept(listener, nil, nil)
+                guard client >= 0 else { return }
+                Thread { [self] in serve(client) }.start()
+            }
+        }.start()
+    }
+
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    static func listen() throws -> (Int32, Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, Glibc.listen(fd, 64) == 0 else { throw BackstopError.failed("proxy: cannot listen") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    private static func send(_ fd: Int32, _ bytes: [UInt8]) {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + sent, bytes.count - sent) }
+            if n <= 0 { return }
+            sent += n
+        }
+    }
+
+    private func serve(_ client: Int32) {
+        defer { close(client) }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headEnd: Int?
+        while headEnd == nil {
+            let n = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            data += buffer[0..<n]
+            if data.count >= 4 { headEnd = (0...(data.count - 4)).first { Array(data[$0..<($0 + 4)]) == separator } }
+        }
+        let lines = String(decoding: data[0..<headEnd!], as: UTF8.self).components(separatedBy: "\r\n")
+        let requestLine = lines[0].split(separator: " ")
+        var headers: [(String, String)] = []
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        let header = { (name: String) in headers.first { $0.0 == name }?.1 }
+        var body = Array(data[(headEnd! + 4)...])
+        let length = Int(header("content-length") ?? "0") ?? 0
+        if header("expect")?.lowercased() == "100-continue" && body.count < length {
+            ConditionalWriteRefusingProxy.send(client, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        }
+        while body.count < length {
+            let n = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            body += buffer[0..<n]
+        }
+        if requestLine.first == "PUT", header("if-none-match") != nil || header("if-match") != nil {
+            lock.withLock { _refused.append(requestLine.count > 1 ? String(requestLine[1]) : "") }
+            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NotImplemented</Code><Message>Conditional writes are not implemented</Message></Error>"
+            ConditionalWriteRefusingProxy.send(client, Array("HTTP/1.1 501 Not Implemented\r\nContent-Type: application/xml\r\nContent-Length: \(xml.utf8.count)\r\nConnection: close\r\n\r\n\(xml)".utf8))
+            return
+        }
+        // Through, on a connection of its own that the server closes after answering.
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(upstream) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(targetPort).bigEndian
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { return }
+        var head = lines[0] + "\r\n"
+        for (name, value) in headers where name != "connection" && name != "expect" { head += "\(name): \(value)\r\n" }
+        head += "connection: close\r\n\r\n"
+        ConditionalWriteRefusingProxy.send(upstream, Array(head.utf8) + Array(body[0..<length]))
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(upstream, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            ConditionalWriteRefusingProxy.send(client, Array(buffer[0..<n]))
+        }
+    }
+
+    deinit { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+}
