@@ -80,6 +80,8 @@ public enum Remedy: Sendable, Equatable {
     case checkPermissions(source: String)
     /// Check that the server is reachable, then try again (what is missing is pushed next time).
     case checkConnection(String)
+    /// Sign requests for the bucket's own region (nil: the server did not say which).
+    case setRegion(String?)
 
     /// The remedy in words that name no flag or command, for library callers.
     public var plainWords: String {
@@ -123,6 +125,7 @@ public enum Remedy: Sendable, Equatable {
         case .fixClock: return "set this machine's clock right (NTP), then try again"
         case .checkPermissions(let source): return "grant the credentials from \(source) the permission this needs"
         case .checkConnection(let endpoint): return "check that \(endpoint) is reachable, then try again"
+        case .setRegion(let region): return "set the replica's region to the bucket's" + (region.map { " (\($0))" } ?? "")
         }
     }
 }

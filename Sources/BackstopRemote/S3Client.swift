@@ -178,6 +178,14 @@ public final class S3Client: @unchecked Sendable {
         case (_, "NoSuchBucket"):
             return .remote("the bucket \(bucket) does not exist at \(endpoint.url.absoluteString); \(doing) failed", status: response.status,
                            code: code, remedy: .createBucket(bucket))
+        case _ where response.status == 301 || code == "PermanentRedirect" || (code == "AuthorizationHeaderMalformed" && tree?.value("Region") != nil):
+            // The bucket is in another region than the one requests are signed for (AWS answers 301 with
+            // the bucket's region in a header, or 400 naming the region it expected).
+            let region = response.headers["x-amz-bucket-region"] ?? tree?.value("Region")
+            let safeRegion = region.map { TerminalSafe.line($0) }.flatMap { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? $0 : nil }
+            return .remote("\(doing) failed: the bucket \(bucket) is in " + (safeRegion.map { "the region \($0)" } ?? "another region")
+                           + ", not \(endpoint.region), which requests are signed for" + (code.map { " (\($0))" } ?? ""),
+                           status: response.status, code: code, remedy: .setRegion(safeRegion))
         case (_, "RequestTimeTooSkewed"):
             return .remote("\(doing) failed: this machine's clock differs too much from the server's (RequestTimeTooSkewed); S3 refuses signed requests more than 15 minutes off",
                            status: response.status, code: code, remedy: .fixClock)

@@ -94,6 +94,8 @@ enum Words {
             return "grant the credentials from \(source) the permission (s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket, s3:AbortMultipartUpload)"
         case .checkConnection(let endpoint):
             return "check that \(endpoint) is reachable, then run the command again; 'backstop push' sends what is missing"
+        case .setRegion(let region):
+            return "set region = \"\(region ?? "REGION")\" in the replica's [replicas.NAME] in backstop.toml (or AWS_REGION)"
         }
     }
 
