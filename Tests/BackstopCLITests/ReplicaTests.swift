@@ -127,6 +127,18 @@ final class ReplicaTests: BackstopTestCase {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path("backstop.toml")))
     }
 
+    /// One replica, `offsite` at s3://BUCKET/enc, encrypting to `recipient`; with `identity`, its table
+    /// names offsite.key to read it.
+    func writeEncryptedReplicaConfig(recipient: String, identity: Bool) throws {
+        try writeConfig("""
+            db = "app.db"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/enc"
+            recipients = ["\(recipient)"]
+            """ + (identity ? "\nidentity = \"offsite.key\"\n" : "\n"))
+    }
+
     /// A replica with recipients of its own gets every snapshot encrypted to them as it is uploaded (in
     /// parts, for a large one), while the local store keeps its plain files and nothing is written beside
     /// them; standard tools (age, gzip) read the replica's copy with the replica's key, and Backstop reads it
@@ -134,13 +146,7 @@ final class ReplicaTests: BackstopTestCase {
     func testAReplicaWithItsOwnRecipientsGetsEncryptedCopies() throws {
         try makeLargeDatabase()
         let recipient = try generateKey("offsite.key")
-        try writeConfig("""
-            db = "app.db"
-
-            [replicas.offsite]
-            url = "s3://\(bucket)/enc"
-            recipients = ["\(recipient)"]
-            """)
+        try writeEncryptedReplicaConfig(recipient: recipient, identity: false)
         let snap = try run(["snapshot", "--json"])
         XCTAssertEqual(snap.status, 0, snap.stderr)
         let snapshotDocument = try document(snap, schema: "snapshot")
@@ -176,14 +182,7 @@ final class ReplicaTests: BackstopTestCase {
         let refused = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")])
         XCTAssertEqual(refused.status, 9, refused.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("copy.db")))
-        try writeConfig("""
-            db = "app.db"
-
-            [replicas.offsite]
-            url = "s3://\(bucket)/enc"
-            recipients = ["\(recipient)"]
-            identity = "offsite.key"
-            """)
+        try writeEncryptedReplicaConfig(recipient: recipient, identity: true)
         let verify = try run(["verify", "--from", "offsite", "--deep"])
         XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
         let restore = try run(["restore", "--from", "offsite", id, "--to", path("copy.db")])
@@ -248,14 +247,7 @@ final class ReplicaTests: BackstopTestCase {
     func testAnInterruptedEncryptedPushStartsOver() throws {
         try makeLargeDatabase()
         let recipient = try generateKey("offsite.key")
-        try writeConfig("""
-            db = "app.db"
-
-            [replicas.offsite]
-            url = "s3://\(bucket)/enc"
-            recipients = ["\(recipient)"]
-            identity = "offsite.key"
-            """)
+        try writeEncryptedReplicaConfig(recipient: recipient, identity: true)
         let id = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
         var env = server.environment()
         env["BACKSTOP_FAULT"] = "push.after-part:stop"
