@@ -127,6 +127,20 @@ final class ReplicaTests: BackstopTestCase {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path("backstop.toml")))
     }
 
+    /// One replica, `offsite` at s3://BUCKET/PREFIX, whose own policy keeps the last snapshot only (the
+    /// local store keeps 10).
+    func writeReplicaKeepingOne(prefix: String) throws {
+        try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("offsite.toml")))
+        try writeConfig("""
+            db = "app.db"
+            policy = "keep.toml"
+
+            [replicas.offsite]
+            url = "s3://\(bucket)/\(prefix)"
+            policy = "offsite.toml"
+            """)
+    }
+
     /// One replica, `offsite` at s3://BUCKET/enc, encrypting to `recipient`; with `identity`, its table
     /// names offsite.key to read it.
     func writeEncryptedReplicaConfig(recipient: String, identity: Bool) throws {
@@ -309,15 +323,7 @@ final class ReplicaTests: BackstopTestCase {
     /// leaves the local pin set and says so (exit 1).
     func testPinsReachTheReplica() throws {
         try makeDatabase(rows: 10)
-        try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("offsite.toml")))
-        try writeConfig("""
-            db = "app.db"
-            policy = "keep.toml"
-
-            [replicas.offsite]
-            url = "s3://\(bucket)/pins"
-            policy = "offsite.toml"
-            """)
+        try writeReplicaKeepingOne(prefix: "pins")
         let first = try takeSnapshot("app.db", [], environment: server.environment())
         try execute(path("app.db"), "INSERT INTO items(name) VALUES ('later')")
         let second = try takeSnapshot("app.db", [], environment: server.environment())
@@ -377,15 +383,7 @@ final class ReplicaTests: BackstopTestCase {
     func testAServerWithoutConditionalWrites() throws {
         let proxy = try ConditionalWriteRefusingProxy(to: server.port)
         try makeDatabase(rows: 30)
-        try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("offsite.toml")))
-        try writeConfig("""
-            db = "app.db"
-            policy = "keep.toml"
-
-            [replicas.offsite]
-            url = "s3://\(bucket)/plain"
-            policy = "offsite.toml"
-            """)
+        try writeReplicaKeepingOne(prefix: "plain")
         let first = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
         let push = try run(["push", "--json"], endpoint: proxy.endpoint)
         XCTAssertEqual(push.status, 0, push.stderr)
@@ -546,15 +544,7 @@ final class ReplicaTests: BackstopTestCase {
             try execute(path("app.db"), "INSERT INTO items(name) VALUES ('row \(i)')")
             ids.append(try takeSnapshot("app.db", [], environment: server.environment()))
         }
-        try Data("keep_last = 1\n".utf8).write(to: URL(fileURLWithPath: path("offsite.toml")))
-        try Data("""
-            db = "app.db"
-            policy = "keep.toml"
-
-            [replicas.offsite]
-            url = "s3://\(bucket)/backups/app"
-            policy = "offsite.toml"
-            """.utf8).write(to: URL(fileURLWithPath: path("backstop.toml")))
+        try writeReplicaKeepingOne(prefix: "backups/app")
         let client = try server.client(bucket: bucket)
         let live = Data("""
             {"acquired_at": "2026-01-01T00:00:00.000Z", "expires_at": "2999-01-01T00:00:00.000Z", "owner": "other-host pid 42 (backstop prune)", "token": "x"}
