@@ -82,6 +82,8 @@ public enum Remedy: Sendable, Equatable {
     case checkConnection(String)
     /// Sign requests for the bucket's own region (nil: the server did not say which).
     case setRegion(String?)
+    /// Send requests to the endpoint the server named (nil: it named none that can be repeated).
+    case setEndpoint(String?)
 
     /// The remedy in words that name no flag or command, for library callers.
     public var plainWords: String {
@@ -126,6 +128,7 @@ public enum Remedy: Sendable, Equatable {
         case .checkPermissions(let source): return "grant the credentials from \(source) the permission this needs"
         case .checkConnection(let endpoint): return "check that \(endpoint) is reachable, then try again"
         case .setRegion(let region): return "set the replica's region to the bucket's" + (region.map { " (\($0))" } ?? "")
+        case .setEndpoint(let endpoint): return "set the replica's endpoint to where the bucket is" + (endpoint.map { " (\($0))" } ?? "")
         }
     }
 }

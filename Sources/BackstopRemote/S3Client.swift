@@ -71,7 +71,16 @@ public final class S3Client: @unchecked Sendable {
         configuration.httpMaximumConnectionsPerHost = 16
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+    }
+
+    /// Redirects are answers, not directions: a request is signed for its host, so one sent on elsewhere
+    /// fails as if the credentials were wrong. The 3xx comes back and says where the bucket is.
+    private final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+            completionHandler(nil)
+        }
     }
 
     deinit { session.invalidateAndCancel() }
@@ -186,6 +195,17 @@ public final class S3Client: @unchecked Sendable {
             return .remote("\(doing) failed: the bucket \(bucket) is in " + (safeRegion.map { "the region \($0)" } ?? "another region")
                            + ", not \(endpoint.region), which requests are signed for" + (code.map { " (\($0))" } ?? ""),
                            status: response.status, code: code, remedy: .setRegion(safeRegion))
+        case (300..<400, _):
+            // Sent elsewhere (another endpoint for the bucket): say where, as scheme://host[:port].
+            let location = response.headers["location"].flatMap { URLComponents(string: $0) }
+            let elsewhere = location.flatMap { l -> String? in
+                guard let scheme = l.scheme, ["http", "https"].contains(scheme), let host = l.host,
+                      host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else { return nil }
+                return "\(scheme)://\(host)" + (l.port.map { ":\($0)" } ?? "")
+            }
+            return .remote("\(doing) failed: \(endpoint.url.absoluteString) answered \(response.status)" + (code.map { " (\($0))" } ?? "")
+                           + ", sending the request to " + (elsewhere ?? "another address") + "; a signed request cannot follow it",
+                           status: response.status, code: code, remedy: .setEndpoint(elsewhere))
         case (_, "RequestTimeTooSkewed"):
             return .remote("\(doing) failed: this machine's clock differs too much from the server's (RequestTimeTooSkewed); S3 refuses signed requests more than 15 minutes off",
                            status: response.status, code: code, remedy: .fixClock)

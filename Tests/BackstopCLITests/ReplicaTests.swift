@@ -381,7 +381,7 @@ final class ReplicaTests: BackstopTestCase {
     /// A server without conditional writes (501 to If-None-Match and If-Match): the manifest goes up after a
     /// HEAD and is read back, the lease and pins fall back the same way, and nothing is lost or doubled.
     func testAServerWithoutConditionalWrites() throws {
-        let proxy = try ConditionalWriteRefusingProxy(to: server.port)
+        let proxy = try InterceptingProxy(to: server.port, .refuseConditionalWrites)
         try makeDatabase(rows: 30)
         try writeReplicaKeepingOne(prefix: "plain")
         let first = try takeSnapshot("app.db", ["--no-push"], environment: server.environment())
@@ -405,6 +405,18 @@ final class ReplicaTests: BackstopTestCase {
         XCTAssertNil(try server.client(bucket: bucket).head("plain/lock.json"), "the lease was left behind")
         let verify = try run(["verify", "--from", "offsite", "--deep"])
         XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+    }
+
+    /// A redirect (the bucket is served elsewhere) is not followed with a request signed for another host:
+    /// the error says where the server sends it, and what to set.
+    func testARedirectIsNamedNotFollowed() throws {
+        let proxy = try InterceptingProxy(to: server.port, .redirectEverything)
+        let list = try run(["list", "--from", "offsite"], endpoint: proxy.endpoint)
+        XCTAssertEqual(list.status, 1, list.stderr)
+        XCTAssertTrue(list.stderr.contains("\(proxy.endpoint) answered 307, sending the request to http://127.0.0.1:\(server.port); a signed request cannot follow it"),
+                      list.stderr)
+        XCTAssertTrue(list.stderr.contains("hint: set endpoint = \"http://127.0.0.1:\(server.port)\""), list.stderr)
+        XCTAssertEqual(proxy.refused.count, 1, "the request was retried or followed: \(proxy.refused)")
     }
 
     /// Two runs pushing the same snapshot (a cron push and a snapshot's own): the second waits for the

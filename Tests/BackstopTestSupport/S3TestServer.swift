@@ -222,21 +222,26 @@ public final class DroppingProxy: @unchecked Sendable {
     deinit { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
 }
 
-/// An HTTP proxy on 127.0.0.1 in front of a server that answers `501 Not Implemented` to conditional
-/// writes (a PUT with `If-None-Match` or `If-Match`), as S3-compatible servers without them do; every
-/// other request goes through. One request per connection (`Connection: close` both ways).
-public final class ConditionalWriteRefusingProxy: @unchecked Sendable {
+/// An HTTP proxy on 127.0.0.1 in front of a server, answering some requests itself: `501 Not
+/// Implemented` to conditional writes (a PUT with `If-None-Match` or `If-Match`), as S3-compatible servers
+/// without them do; or `307 Temporary Redirect` to the server, for every request. Other requests go
+/// through. One request per connection (`Connection: close` both ways).
+public final class InterceptingProxy: @unchecked Sendable {
+    public enum Behaviour: Sendable { case refuseConditionalWrites, redirectEverything }
+
     public let port: Int
     private let listener: Int32
     private let targetPort: Int
+    private let behaviour: Behaviour
     private let lock = NSLock()
     private var _refused: [String] = []
-    /// The paths of the conditional writes answered 501, in order.
+    /// The paths of the requests answered by the proxy itself, in order.
     public var refused: [String] { lock.withLock { _refused } }
 
-    public init(to targetPort: Int) throws {
+    public init(to targetPort: Int, _ behaviour: Behaviour) throws {
         self.targetPort = targetPort
-        (listener, port) = try ConditionalWriteRefusingProxy.listen()
+        self.behaviour = behaviour
+        (listener, port) = try InterceptingProxy.listen()
         Thread { [self] in
             while true {
                 let client = accept(listener, nil, nil)
@@ -294,17 +299,23 @@ public final class ConditionalWriteRefusingProxy: @unchecked Sendable {
         var body = Array(data[(headEnd! + 4)...])
         let length = Int(header("content-length") ?? "0") ?? 0
         if header("expect")?.lowercased() == "100-continue" && body.count < length {
-            ConditionalWriteRefusingProxy.send(client, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            InterceptingProxy.send(client, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
         while body.count < length {
             let n = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
             if n <= 0 { return }
             body += buffer[0..<n]
         }
+        if behaviour == .redirectEverything {
+            lock.withLock { _refused.append(requestLine.count > 1 ? String(requestLine[1]) : "") }
+            let location = "http://127.0.0.1:\(targetPort)" + (requestLine.count > 1 ? String(requestLine[1]) : "/")
+            InterceptingProxy.send(client, Array("HTTP/1.1 307 Temporary Redirect\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+            return
+        }
         if requestLine.first == "PUT", header("if-none-match") != nil || header("if-match") != nil {
             lock.withLock { _refused.append(requestLine.count > 1 ? String(requestLine[1]) : "") }
             let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NotImplemented</Code><Message>Conditional writes are not implemented</Message></Error>"
-            ConditionalWriteRefusingProxy.send(client, Array("HTTP/1.1 501 Not Implemented\r\nContent-Type: application/xml\r\nContent-Length: \(xml.utf8.count)\r\nConnection: close\r\n\r\n\(xml)".utf8))
+            InterceptingProxy.send(client, Array("HTTP/1.1 501 Not Implemented\r\nContent-Type: application/xml\r\nContent-Length: \(xml.utf8.count)\r\nConnection: close\r\n\r\n\(xml)".utf8))
             return
         }
         // Through, on a connection of its own that the server closes after answering.
@@ -319,11 +330,11 @@ public final class ConditionalWriteRefusingProxy: @unchecked Sendable {
         var head = lines[0] + "\r\n"
         for (name, value) in headers where name != "connection" && name != "expect" { head += "\(name): \(value)\r\n" }
         head += "connection: close\r\n\r\n"
-        ConditionalWriteRefusingProxy.send(upstream, Array(head.utf8) + Array(body[0..<length]))
+        InterceptingProxy.send(upstream, Array(head.utf8) + Array(body[0..<length]))
         while true {
             let n = buffer.withUnsafeMutableBytes { read(upstream, $0.baseAddress, $0.count) }
             if n <= 0 { break }
-            ConditionalWriteRefusingProxy.send(client, Array(buffer[0..<n]))
+            InterceptingProxy.send(client, Array(buffer[0..<n]))
         }
     }
 

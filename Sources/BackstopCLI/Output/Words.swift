@@ -96,6 +96,8 @@ enum Words {
             return "check that \(endpoint) is reachable, then run the command again; 'backstop push' sends what is missing"
         case .setRegion(let region):
             return "set region = \"\(region ?? "REGION")\" in the replica's [replicas.NAME] in backstop.toml (or AWS_REGION)"
+        case .setEndpoint(let endpoint):
+            return "set endpoint = \"\(endpoint ?? "https://HOST")\" (and its region) in the replica's [replicas.NAME] in backstop.toml (or AWS_ENDPOINT_URL)"
         }
     }
 
