@@ -391,7 +391,7 @@ public enum Restorer {
         let temporary = try TemporaryFile(in: directory, for: name)
         do {
             try file.decompressChecked(
-                write: { bytes in try FileSystem.writeAll(temporary.fd, bytes, path: temporary.path) },
+                write: { bytes in try temporary.append(bytes) },
                 progress: progress.map { p in { p(.decompressing, $0, $1) } })
         } catch let error as BackstopError {
             if error.isDiskFull {

@@ -129,7 +129,7 @@ public enum Snapshotter {
         // gzip bytes never touch the disk, and `age -d | gzip -dc` still yields the image.
         let file = try store.temporaryFile(for: keys.encrypts ? "sqlite.gz.age" : "sqlite.gz")
         let writeFile: ImageCodec.Writer = { bytes in
-            do { try FileSystem.writeAll(file.fd, bytes, path: file.path) }
+            do { try file.append(bytes) }
             catch let error as BackstopError { throw error.diskFull(in: store.path) }
             Fault.point("snapshot.mid-write")
         }

@@ -29,6 +29,13 @@ void bk_cleanup_run(void);
 void bk_forward_begin(int pid);
 int bk_forward_end(void);
 
+/*
+ * Asks the kernel to start writing out a range of a file, without waiting (sync_file_range with
+ * SYNC_FILE_RANGE_WRITE, which Swift does not import): a large file's writes then overlap the work
+ * that produces the rest. It makes nothing durable; fsync does. Returns 0, or -1 with errno.
+ */
+int bk_start_writeback(int fd, long long offset, long long length);
+
 #ifdef __cplusplus
 }
 #endif
