@@ -26,7 +26,7 @@ final class RemoteReader: @unchecked Sendable {
     private let state = Mutex<(slots: [Int64: Slot], order: [Int64], last: Int64)>(([:], [], -2))
     private let changed = NSCondition()
 
-    init(client: S3Client, key: String, size: Int64, etag: String, blockSize: Int64 = 8 << 20, readahead: Int = 3,
+    init(client: S3Client, key: String, size: Int64, etag: String, blockSize: Int64 = 4 << 20, readahead: Int = 4,
          onGone: @escaping () -> Error) {
         self.client = client; self.key = key; self.size = size; self.etag = etag
         self.blockSize = blockSize; self.readahead = readahead; self.capacity = readahead + 3

@@ -284,13 +284,17 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         try confirmSame(manifest, at: key)
     }
 
-    /// The manifest at `key` describes the same snapshot as `manifest`: the same image, compressed into the
-    /// same gzip stream (encrypted or not, to whichever keys).
+    /// The same snapshot: the same id and image, compressed into the same gzip stream (encrypted or not,
+    /// to whichever keys).
+    static func isSameSnapshot(_ a: Manifest, _ b: Manifest) -> Bool {
+        a.id == b.id && a.sha256 == b.sha256 && a.dbBytes == b.dbBytes && a.gzipSha256 == b.gzipSha256
+    }
+
+    /// The manifest at `key` describes the same snapshot as `manifest` (``isSameSnapshot(_:_:)``).
     private func confirmSame(_ manifest: Manifest, at key: String) throws {
         guard let data = try client.get(key) else { return }
         let there = try? Manifest.decode(data)
-        guard let there, there.id == manifest.id, there.sha256 == manifest.sha256, there.dbBytes == manifest.dbBytes,
-              there.gzipSha256 == manifest.gzipSha256 else {
+        guard let there, RemoteStore.isSameSnapshot(there, manifest) else {
             throw BackstopError.refused("\(client.describe(key)) already holds another snapshot \(manifest.id); it was left as it is and nothing was pushed",
                                         remedy: nil)
         }
@@ -394,7 +398,7 @@ public final class RemoteStore: SnapshotRepository, @unchecked Sendable {
         do { there = try Manifest.decode(data) } catch {
             throw BackstopError.invalidInput("\(client.describe(key)) cannot be read: \(error); its pin was not changed")
         }
-        guard there.id == local.id, there.sha256 == local.sha256, there.gzipSha256 == local.gzipSha256 else {
+        guard RemoteStore.isSameSnapshot(there, local) else {
             throw BackstopError.refused("\(client.describe(key)) holds another snapshot \(local.id); its pin was not changed", remedy: nil)
         }
         guard there.pinned != local.pinned || there.pinNote != local.pinNote else { return there }

@@ -19,7 +19,8 @@ public final class FileLock {
     /// What the lock protects, in words ("the snapshot store /var/backups/app").
     public let what: String
 
-    /// False for a lock taken on a file that holds something else (a manifest): no holder record is written.
+    /// False for a lock taken on a file that holds something else (a snapshot's data file): no holder
+    /// record is written.
     private let keepsRecord: Bool
 
     /// Takes the lock, waiting up to `wait` seconds. Throws ``BackstopError/locked(what:holder:waited:)``.
@@ -27,7 +28,7 @@ public final class FileLock {
         try self.init(fd: try FileLock.openLockFile(path), path: path, mode: mode, wait: wait, what: what, keepsRecord: true)
     }
 
-    /// Locks a file that exists for its own sake (a snapshot's manifest, while it is pushed), read-only and
+    /// Locks a file that exists for its own sake (a snapshot's data file, while it is pushed), read-only and
     /// never through a symbolic link; nothing is written to it. Nil when the file is gone.
     public static func onExisting(_ path: String, mode: Mode, wait: TimeInterval, what: String) throws -> FileLock? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
