@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The executable: the @main entry point only.
-        .executableTarget(name: "backstop", dependencies: ["BackstopCLI"]),
+        .executableTarget(name: "backstop", dependencies: ["BackstopCLI", "CBackstopSignals"]),
         // Developer tool for tests, the demo and benchmarks: load generators and sample data.
         .executableTarget(name: "backstop-loadgen", dependencies: ["BackstopKit"]),
 

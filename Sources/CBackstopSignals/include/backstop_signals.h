@@ -36,6 +36,14 @@ int bk_forward_end(void);
  */
 int bk_start_writeback(int fd, long long offset, long long length);
 
+/*
+ * Buffers of 4 MiB and more (parts being uploaded, blocks being downloaded) come straight from mmap and
+ * go back to the system when freed (mallopt M_MMAP_THRESHOLD, which also stops glibc from raising that
+ * threshold each time such a buffer is freed and then keeping them in per-thread heaps). Called once by
+ * the executable, before any work.
+ */
+void bk_tune_allocator(void);
+
 #ifdef __cplusplus
 }
 #endif
