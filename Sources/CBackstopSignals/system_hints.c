@@ -1,3 +1,4 @@
+/* Hints to the kernel and the C library: early writeback of large files, and where large buffers come from. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include "backstop_signals.h"
