@@ -14,12 +14,11 @@ final class ReplicaTests: BackstopTestCase {
 
     override class func setUp() {
         super.setUp()
-        server = try? S3TestServer(directory: NSTemporaryDirectory() + "backstop-s3-\(getpid())-cli")
+        server = S3TestServer.forTestClass("cli")
     }
 
     override class func tearDown() {
-        server?.stop()
-        if let directory = server?.directory { try? FileManager.default.removeItem(atPath: directory) }
+        server?.discard()
         server = nil
         super.tearDown()
     }

@@ -162,13 +162,11 @@ final class RemoteRepositoryTests: RepositoryContract {
 
     override class func setUp() {
         super.setUp()
-        let directory = NSTemporaryDirectory() + "backstop-s3-\(getpid())-remote"
-        server = try? S3TestServer(directory: directory)
+        server = S3TestServer.forTestClass("remote")
     }
 
     override class func tearDown() {
-        server?.stop()
-        if let directory = server?.directory { try? FileManager.default.removeItem(atPath: directory) }
+        server?.discard()
         server = nil
         super.tearDown()
     }

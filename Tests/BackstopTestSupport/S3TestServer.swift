@@ -44,6 +44,18 @@ public final class S3TestServer: @unchecked Sendable {
         try start()
     }
 
+    /// A server for one test class, in a folder of its own named after `name`; nil when it cannot start
+    /// (the class's tests then fail, saying so).
+    public static func forTestClass(_ name: String) -> S3TestServer? {
+        try? S3TestServer(directory: NSTemporaryDirectory() + "backstop-s3-\(getpid())-\(name)")
+    }
+
+    /// Stops the server and removes its folder.
+    public func discard() {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     /// Starts the server (again, on the same data and port once it has one) and waits until it answers.
     public func start() throws {
         guard FileManager.default.isExecutableFile(atPath: S3TestServer.weedPath) else {
@@ -122,6 +134,39 @@ public final class S3TestServer: @unchecked Sendable {
     deinit { stop() }
 }
 
+/// TCP sockets on 127.0.0.1, for the test proxies.
+enum Loopback {
+    /// A listening socket on a free port: (descriptor, port).
+    static func listen() throws -> (Int32, Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = address(port: 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, Glibc.listen(fd, 64) == 0 else { throw BackstopError.failed("proxy: cannot listen") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// A socket connected to `port`, or nil when nothing answers there.
+    static func connect(port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = address(port: port)
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { close(fd); return nil }
+        return fd
+    }
+
+    private static func address(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return address
+    }
+}
+
 /// A TCP proxy on 127.0.0.1 in front of a server, which cuts the first `drops` connections after
 /// `afterBytes` bytes have gone through them (either way): a network that fails mid-transfer.
 public final class DroppingProxy: @unchecked Sendable {
@@ -137,19 +182,7 @@ public final class DroppingProxy: @unchecked Sendable {
         self.targetPort = targetPort
         self.remainingDrops = drops
         self.afterBytes = afterBytes
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, listen(fd, 64) == 0 else { throw BackstopError.failed("proxy: cannot listen") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, port) = try Loopback.listen()
         Thread { [self] in acceptLoop() }.start()
     }
 
@@ -159,13 +192,7 @@ public final class DroppingProxy: @unchecked Sendable {
         while true {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
-            let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(targetPort).bigEndian
-            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            guard connected == 0 else { close(client); close(upstream); continue }
+            guard let upstream = Loopback.connect(port: targetPort) else { close(client); continue }
             let drop: Bool = lock.withLock {
                 guard remainingDrops > 0 else { return false }
                 remainingDrops -= 1
@@ -241,7 +268,7 @@ public final class InterceptingProxy: @unchecked Sendable {
     public init(to targetPort: Int, _ behaviour: Behaviour) throws {
         self.targetPort = targetPort
         self.behaviour = behaviour
-        (listener, port) = try InterceptingProxy.listen()
+        (listener, port) = try Loopback.listen()
         Thread { [self] in
             while true {
                 let client = accept(listener, nil, nil)
@@ -252,20 +279,6 @@ public final class InterceptingProxy: @unchecked Sendable {
     }
 
     public var endpoint: String { "http://127.0.0.1:\(port)" }
-
-    static func listen() throws -> (Int32, Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, Glibc.listen(fd, 64) == 0 else { throw BackstopError.failed("proxy: cannot listen") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
-    }
 
     private static func send(_ fd: Int32, _ bytes: [UInt8]) {
         var sent = 0
@@ -319,14 +332,8 @@ public final class InterceptingProxy: @unchecked Sendable {
             return
         }
         // Through, on a connection of its own that the server closes after answering.
-        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let upstream = Loopback.connect(port: targetPort) else { return }
         defer { close(upstream) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(targetPort).bigEndian
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard connected == 0 else { return }
         var head = lines[0] + "\r\n"
         for (name, value) in headers where name != "connection" && name != "expect" { head += "\(name): \(value)\r\n" }
         head += "connection: close\r\n\r\n"
